@@ -1,0 +1,98 @@
+import Logging
+import Metrics
+import Synchronization
+
+/// Checks a typed user name and password against the platform's table.
+///
+/// Every failure looks the same from outside (same result, same cost): an unknown user is verified
+/// against a stand-in hash of the kind the table holds, so response time does not reveal who exists.
+public struct PasswordAuthenticator: Sendable {
+    let directory: any UserDirectory
+    let pool: HashingPool
+    let verifier = PasswordHashVerifier()
+    let standIn: StandInHash
+    let logger: Logger
+
+    public init(directory: any UserDirectory, pool: HashingPool, logger: Logger) throws {
+        self.directory = directory
+        self.pool = pool
+        self.logger = logger
+        self.standIn = try StandInHash()
+    }
+
+    /// - Throws: `HashingPoolError.overloaded` when the hash pool is full (answer 503), or a directory error.
+    public func authenticate(typedName: String, password: String) async throws -> AuthenticationResult {
+        let user: PlatformUser?
+        do {
+            user = try await directory.user(matching: typedName)
+        } catch let error as DirectoryError {
+            if case .ambiguous(_, let ids) = error {
+                logger.warning("sign-in refused: typed name matches several platform users", metadata: ["user_ids": "\(ids.joined(separator: ","))"])
+            }
+            _ = try await verify(password, against: standIn.current)
+            return .failure(.ambiguous)
+        }
+        guard let user, let storedHash = user.passwordHash, !storedHash.isEmpty else {
+            _ = try await verify(password, against: standIn.current)
+            return .failure(user == nil ? .unknownUser : .noPassword)
+        }
+        let outcome = try await verify(password, against: storedHash)
+        switch outcome {
+        case .match:
+            standIn.remember(storedHash)
+            return user.isActive ? .success(user) : .failure(.inactive)
+        case .mismatch:
+            standIn.remember(storedHash)
+            return .failure(.wrongPassword)
+        case .unrecognised(let looksLike):
+            logger.warning("stored password hash is in a format Drawbridge cannot verify", metadata: ["user_id": "\(user.id)", "looks_like": "\(looksLike)"])
+            _ = try await verify(password, against: standIn.current)
+            return .failure(.unusableHash)
+        case .malformed(let format, let reason):
+            logger.warning("stored password hash is malformed", metadata: ["user_id": "\(user.id)", "format": "\(format.displayName)", "reason": "\(reason)"])
+            _ = try await verify(password, against: standIn.current)
+            return .failure(.unusableHash)
+        }
+    }
+
+    private func verify(_ password: String, against storedHash: String) async throws(HashingPoolError) -> PasswordVerification {
+        let verifier = self.verifier
+        return try await pool.run { verifier.verify(password: password, against: storedHash) }
+    }
+}
+
+public enum AuthenticationResult: Sendable, Equatable {
+    case success(PlatformUser)
+    case failure(AuthenticationFailure)
+}
+
+/// Why a sign-in failed: for logs and metrics only. Users always see one generic message.
+public enum AuthenticationFailure: String, Sendable, Equatable {
+    case unknownUser = "unknown_user"
+    case wrongPassword = "wrong_password"
+    case inactive
+    case noPassword = "no_password"
+    case unusableHash = "unusable_hash"
+    case ambiguous
+}
+
+/// The hash verified in place of a missing one.
+///
+/// It is the most recent real hash Drawbridge verified (its result is thrown away), so it has the
+/// same format and cost as the table's hashes even when they are slow argon2 or fast PBKDF2; until a
+/// real hash has been seen it is a bcrypt hash of cost 10 made at start-up.
+final class StandInHash: Sendable {
+    private let hash: Mutex<String>
+
+    init() throws {
+        var generator = SystemRandomNumberGenerator()
+        let randomPassword = (0..<24).map { _ in String(UInt8.random(in: 97...122, using: &generator), radix: 36) }.joined()
+        hash = Mutex(try PasswordHasher().hash(randomPassword, format: .bcrypt, cost: 10))
+    }
+
+    var current: String { hash.withLock { $0 } }
+
+    func remember(_ storedHash: String) {
+        hash.withLock { $0 = storedHash }
+    }
+}

@@ -1,0 +1,28 @@
+/// The public contract of configuration key names: YAML paths, and `DRAWBRIDGE_` + upper snake case in the environment.
+public enum ConfigurationKeys {
+    /// Every key Drawbridge reads. A YAML key outside this list is an error (a typo should not be silently ignored).
+    public static let all: [String] = [
+        "http.host", "http.port",
+        "public_url",
+        "trusted_proxies",
+        "database.url", "database.schema", "database.max_connections",
+        "directory.url", "directory.table",
+        "directory.columns.id", "directory.columns.login", "directory.columns.email",
+        "directory.columns.name", "directory.columns.password", "directory.columns.active",
+        "directory.login_by", "directory.lookup_query", "directory.list_query", "directory.max_connections",
+        "session.cookie_name", "session.cookie_domain", "session.idle_timeout", "session.absolute_timeout",
+        "hashing.threads", "hashing.queue_limit",
+        "log.level", "log.format",
+    ]
+
+    /// Keys whose values are credentials: redacted in reports, and readable from files.
+    public static let secrets: Set<String> = ["database.url", "directory.url"]
+
+    /// `directory.url` → `DRAWBRIDGE_DIRECTORY_URL`.
+    public static func environmentName(for key: String) -> String {
+        "DRAWBRIDGE_" + key.uppercased().map { $0 == "." ? "_" : $0 }.map(String.init).joined()
+    }
+
+    /// Environment variables that are not configuration keys but are read by Drawbridge's own tools.
+    static let nonKeyEnvironment: Set<String> = ["DRAWBRIDGE_CONFIG", "DRAWBRIDGE_SECRETS_DIR"]
+}

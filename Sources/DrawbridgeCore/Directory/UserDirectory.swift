@@ -1,0 +1,32 @@
+/// Read-only access to the platform's users.
+public protocol UserDirectory: Sendable {
+    /// Finds the user a typed user name refers to, matching the configured `login_by` fields case-insensitively.
+    /// Returns nil when nobody matches, and throws `DirectoryError.ambiguous` when two different users do.
+    func user(matching typedName: String) async throws -> PlatformUser?
+
+    /// Every user, for census and sync; throws `DirectoryError.listingUnavailable` when only a lookup query is configured.
+    func allUsers() async throws -> [PlatformUser]
+
+    /// Whether the platform database answers, for `/readyz`.
+    func ping() async throws
+}
+
+public enum DirectoryError: Error, Sendable, CustomStringConvertible {
+    case ambiguous(typedName: String, userIDs: [String])
+    case listingUnavailable
+    case unexpectedColumn(index: Int, field: String, found: String)
+    case unreadableValue(field: String)
+
+    public var description: String {
+        switch self {
+        case .ambiguous(_, let ids):
+            "the typed name matches several platform users (ids \(ids.joined(separator: ", "))); sign-in refused"
+        case .listingUnavailable:
+            "listing users needs directory.table or directory.list_query (a lookup_query only finds one user)"
+        case .unexpectedColumn(let index, let field, let found):
+            "column \(index + 1) (\(field)) has type \(found), which Drawbridge cannot read as \(field)"
+        case .unreadableValue(let field):
+            "a row has an unreadable \(field) value"
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Sessions in Drawbridge's own schema (`migrations/0001_sessions.sql`).
+public struct PostgresSessionStore: SessionStore {
+    let client: PostgresClient
+    let table: String
+    let idleTimeout: Int64
+    let absoluteTimeout: Int64
+    let logger: Logger
+
+    public init(client: PostgresClient, schema: String, settings: SessionSettings, logger: Logger) {
+        self.client = client
+        self.table = SQLIdentifier.quote(schema) + ".sessions"
+        self.idleTimeout = settings.idleTimeout.wholeSeconds
+        self.absoluteTimeout = settings.absoluteTimeout.wholeSeconds
+        self.logger = logger
+    }
+
+    public func create(userID: String, login: String, clientAddress: String?, userAgent: String?) async throws -> (SecretToken, Session) {
+        let token = SecretToken()
+        let agent = userAgent.map { String($0.prefix(512)) }
+        let rows = try await client.query(
+            """
+            INSERT INTO \(unescaped: table) (id_hash, user_id, login, client_address, user_agent, expires_at)
+            VALUES (\(Data(token.digest)), \(userID), \(login), \(clientAddress), \(agent), now() + make_interval(secs => \(Double(absoluteTimeout))))
+            RETURNING created_at, last_seen_at, expires_at
+            """,
+            logger: logger
+        )
+        for try await (created, lastSeen, expires) in rows.decode((Date, Date, Date).self) {
+            return (token, Session(userID: userID, login: login, createdAt: created, lastSeenAt: lastSeen, expiresAt: expires))
+        }
+        throw PostgresSessionStoreError.insertReturnedNothing
+    }
+
+    public func session(for token: SecretToken) async throws -> Session? {
+        let digest = Data(token.digest)
+        let rows = try await client.query(
+            """
+            SELECT user_id, login, created_at, last_seen_at, expires_at, last_seen_at < now() - interval '60 seconds'
+            FROM \(unescaped: table)
+            WHERE id_hash = \(digest) AND expires_at > now() AND last_seen_at > now() - make_interval(secs => \(Double(idleTimeout)))
+            """,
+            logger: logger
+        )
+        for try await (userID, login, created, lastSeen, expires, stale) in rows.decode((String, String, Date, Date, Date, Bool).self) {
+            if stale {
+                try await client.query("UPDATE \(unescaped: table) SET last_seen_at = now() WHERE id_hash = \(digest)", logger: logger)
+            }
+            return Session(userID: userID, login: login, createdAt: created, lastSeenAt: lastSeen, expiresAt: expires)
+        }
+        return nil
+    }
+
+    public func delete(_ token: SecretToken) async throws {
+        try await client.query("DELETE FROM \(unescaped: table) WHERE id_hash = \(Data(token.digest))", logger: logger)
+    }
+
+    public func deleteExpired() async throws -> Int {
+        let rows = try await client.query(
+            """
+            WITH gone AS (
+                DELETE FROM \(unescaped: table)
+                WHERE expires_at <= now() OR last_seen_at <= now() - make_interval(secs => \(Double(idleTimeout)))
+                RETURNING 1
+            ) SELECT count(*) FROM gone
+            """,
+            logger: logger
+        )
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
+    }
+}
+
+enum PostgresSessionStoreError: Error {
+    case insertReturnedNothing
+}

@@ -1,0 +1,35 @@
+import DrawbridgeCore
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+extension AppDependencies {
+    /// The production wiring: pooled clients for both databases, the hash pool and the session reaper.
+    /// The returned services must run (in a ServiceGroup or as the application's services).
+    public static func live(configuration: DrawbridgeConfiguration, logger: Logger) throws -> (AppDependencies, [any Service]) {
+        _ = MetricsBootstrap.registry
+        let database = PostgresClient(
+            configuration: configuration.database.url.clientConfiguration(maxConnections: configuration.database.maxConnections),
+            backgroundLogger: logger
+        )
+        let platform = PostgresClient(
+            configuration: configuration.directory.url.clientConfiguration(maxConnections: configuration.directory.maxConnections, readOnly: true),
+            backgroundLogger: logger
+        )
+        let pool = HashingPool(settings: configuration.hashing)
+        let directory = PostgresUserDirectory(client: platform, settings: configuration.directory, logger: logger)
+        let sessions = PostgresSessionStore(client: database, schema: configuration.database.schema, settings: configuration.session, logger: logger)
+        let authenticator = try PasswordAuthenticator(directory: directory, pool: pool, logger: logger)
+        let dependencies = AppDependencies(
+            configuration: configuration,
+            sessions: sessions,
+            authenticator: authenticator,
+            directory: directory,
+            readinessChecks: [
+                ReadinessCheck(name: "database") { _ = try await database.query("SELECT 1").collect() },
+                ReadinessCheck(name: "directory") { try await directory.ping() },
+            ]
+        )
+        return (dependencies, [database, platform, pool, SessionReaper(store: sessions, logger: logger)])
+    }
+}

@@ -1,0 +1,36 @@
+import DrawbridgeCore
+import Logging
+
+/// What the HTTP layer needs, as protocols, so tests can assemble it from real parts of their choosing.
+public struct AppDependencies: Sendable {
+    public var configuration: DrawbridgeConfiguration
+    public var sessions: any SessionStore
+    public var authenticator: PasswordAuthenticator
+    public var directory: any UserDirectory
+    /// Named checks behind `/readyz` (both databases, by default).
+    public var readinessChecks: [ReadinessCheck]
+
+    public init(
+        configuration: DrawbridgeConfiguration,
+        sessions: any SessionStore,
+        authenticator: PasswordAuthenticator,
+        directory: any UserDirectory,
+        readinessChecks: [ReadinessCheck]
+    ) {
+        self.configuration = configuration
+        self.sessions = sessions
+        self.authenticator = authenticator
+        self.directory = directory
+        self.readinessChecks = readinessChecks
+    }
+}
+
+public struct ReadinessCheck: Sendable {
+    public var name: String
+    public var check: @Sendable () async throws -> Void
+
+    public init(name: String, check: @escaping @Sendable () async throws -> Void) {
+        self.name = name
+        self.check = check
+    }
+}

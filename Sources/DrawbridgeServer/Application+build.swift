@@ -1,0 +1,48 @@
+import DrawbridgeCore
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// Builds the HTTP application from its dependencies; `services` (database pools, the hash pool,
+/// background workers) start before the server and stop after it.
+public func buildApplication(
+    dependencies: AppDependencies,
+    services: [any Service] = [],
+    logger: Logger = Logger(label: "drawbridge")
+) async throws -> some ApplicationProtocol {
+    let configuration = dependencies.configuration
+    let pages = try await PageRenderer.load(publicURL: configuration.publicURL)
+    let router = buildRouter(dependencies: dependencies, pages: pages)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.http.host, port: configuration.http.port), serverName: nil),
+        services: services,
+        logger: logger
+    )
+}
+
+/// The routes, with the middleware every response passes through.
+public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> Router<AppRequestContext> {
+    let configuration = dependencies.configuration
+    let router = Router(context: AppRequestContext.self)
+    router.addMiddleware {
+        RequestMetricsMiddleware()
+        ClientAddressMiddleware(resolver: ClientAddressResolver(trustedProxies: configuration.trustedProxies))
+        SecurityHeadersMiddleware(publicURL: configuration.publicURL, cookieDomain: configuration.session.cookieDomain)
+        ErrorPageMiddleware(pages: pages)
+    }
+    let cookies = SessionCookies(settings: configuration.session, publicURL: configuration.publicURL)
+    let redirects = RedirectPolicy(publicURL: configuration.publicURL, cookieDomain: configuration.session.cookieDomain)
+    OperationsController(readinessChecks: dependencies.readinessChecks).addRoutes(to: router)
+    StaticController(stylesheet: pages.stylesheet).addRoutes(to: router)
+    LoginController(
+        authenticator: dependencies.authenticator,
+        sessions: dependencies.sessions,
+        directory: dependencies.directory,
+        cookies: cookies,
+        redirects: redirects,
+        pages: pages
+    ).addRoutes(to: router)
+    return router
+}

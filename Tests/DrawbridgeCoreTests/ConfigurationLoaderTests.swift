@@ -1,0 +1,149 @@
+import DrawbridgeCore
+import Foundation
+import Testing
+
+@Suite struct ConfigurationLoaderTests {
+    static let valid = """
+        http: { host: 0.0.0.0, port: 9090 }
+        public_url: https://sso.example.com/sso/
+        trusted_proxies: [127.0.0.1/32, "10.0.0.0/8"]
+        database: { url: "postgres://drawbridge:s%40cret@db.internal:5433/drawbridge?sslmode=require", schema: drawbridge }
+        directory:
+          url: postgres://platform_ro@127.0.0.1/platform
+          table: public.accounts
+          columns: { id: id, login: login, email: email, name: full_name, password: password_hash, active: is_active }
+          login_by: [login, email]
+        session: { cookie_name: drawbridge_session, cookie_domain: example.com, idle_timeout: 8h, absolute_timeout: 7d }
+        """
+
+    func load(_ yaml: String?, environment: [String: String] = [:]) async throws(ConfigurationProblems) -> DrawbridgeConfiguration {
+        var path: String?
+        if let yaml {
+            let url = FileManager.default.temporaryDirectory.appendingPathComponent("drawbridge-\(UUID().uuidString).yaml")
+            try! yaml.write(to: url, atomically: true, encoding: .utf8)
+            path = url.path
+        }
+        return try await ConfigurationLoader(environment: environment).load(file: path)
+    }
+
+    func problems(_ yaml: String?, environment: [String: String] = [:]) async -> [String] {
+        do {
+            _ = try await load(yaml, environment: environment)
+            return []
+        } catch {
+            return error.problems.map(\.description)
+        }
+    }
+
+    @Test func readsEveryDocumentedKey() async throws {
+        let configuration = try await load(Self.valid)
+        #expect(configuration.http.host == "0.0.0.0")
+        #expect(configuration.http.port == 9090)
+        #expect(configuration.publicURL.url("/login") == "https://sso.example.com/sso/login")
+        #expect(configuration.trustedProxies.count == 2)
+        #expect(configuration.database.url.password == "s@cret")
+        #expect(configuration.database.url.port == 5433)
+        #expect(configuration.database.url.tlsMode == .require)
+        #expect("\(configuration.database.url)".contains("s@cret") == false)
+        guard case .table(let table, let columns) = configuration.directory.source else {
+            Issue.record("expected a table source")
+            return
+        }
+        #expect(table == TableReference(schema: "public", name: "accounts"))
+        #expect(columns.name == "full_name")
+        #expect(columns.active == "is_active")
+        #expect(configuration.directory.loginBy == [.login, .email])
+        #expect(configuration.session.cookieDomain == "example.com")
+        #expect(configuration.session.idleTimeout == .seconds(8 * 3600))
+        #expect(configuration.session.absoluteTimeout == .seconds(7 * 86400))
+    }
+
+    @Test func environmentOverridesTheFileWithThePrefixedUpperSnakeName() async throws {
+        let configuration = try await load(Self.valid, environment: [
+            "DRAWBRIDGE_HTTP_PORT": "7070",
+            "DRAWBRIDGE_DIRECTORY_URL": "postgres://other@10.1.1.1/users",
+            "DRAWBRIDGE_SESSION_IDLE_TIMEOUT": "30m",
+        ])
+        #expect(configuration.http.port == 7070)
+        #expect(configuration.directory.url.host == "10.1.1.1")
+        #expect(configuration.session.idleTimeout == .seconds(1800))
+    }
+
+    @Test func secretsComeFromFilesNamedByTheFileSuffix() async throws {
+        let secret = FileManager.default.temporaryDirectory.appendingPathComponent("db-url-\(UUID().uuidString)")
+        try "postgres://drawbridge:from-file@127.0.0.1/drawbridge\n".write(to: secret, atomically: true, encoding: .utf8)
+        let configuration = try await load(Self.valid, environment: ["DRAWBRIDGE_DATABASE_URL_FILE": secret.path])
+        #expect(configuration.database.url.password == "from-file")
+    }
+
+    @Test func secretsDirectoryIsReadLikeAKubernetesMount() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("secrets-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try "postgres://platform_ro:mounted@127.0.0.1/platform".write(to: directory.appendingPathComponent("directory-url"), atomically: true, encoding: .utf8)
+        let configuration = try await load(Self.valid, environment: ["DRAWBRIDGE_SECRETS_DIR": directory.path])
+        #expect(configuration.directory.url.password == "mounted")
+    }
+
+    @Test func environmentAloneIsEnough() async throws {
+        let configuration = try await load(nil, environment: [
+            "DRAWBRIDGE_PUBLIC_URL": "http://127.0.0.1:8080",
+            "DRAWBRIDGE_DATABASE_URL": "postgres://drawbridge@127.0.0.1/drawbridge",
+            "DRAWBRIDGE_DIRECTORY_URL": "postgres://platform_ro@127.0.0.1/platform",
+            "DRAWBRIDGE_DIRECTORY_LOOKUP_QUERY": "SELECT id, login, email, name, hash, active FROM users WHERE login = $1",
+            "DRAWBRIDGE_DIRECTORY_LOGIN_BY": "login",
+        ])
+        #expect(configuration.session.cookieDomain == nil)
+        guard case .lookupQuery(let query) = configuration.directory.source else {
+            Issue.record("expected a lookup query")
+            return
+        }
+        #expect(query.contains("$1"))
+    }
+
+    @Test func unknownKeysAreNamedWithLineAndSuggestion() async {
+        let yaml = Self.valid.replacingOccurrences(of: "login_by:", with: "loginby:")
+        let found = await problems(yaml)
+        #expect(found.count == 1)
+        #expect(found.first?.hasPrefix("directory.loginby: unknown key in ") == true)
+        #expect(found.first?.hasSuffix("(line 9); did you mean 'directory.login_by'?") == true)
+    }
+
+    @Test func everyProblemIsReportedOnItsOwnLine() async {
+        let yaml = """
+            http: { port: 70000 }
+            public_url: ftp://sso.example.com
+            database: { url: "mysql://x@y/z" }
+            directory: { url: "postgres://a@b/c", table: "accounts; drop table x", login_by: [password] }
+            session: { cookie_domain: example.org, idle_timeout: 9d, absolute_timeout: 7d }
+            """
+        let found = await problems(yaml)
+        #expect(found.contains { $0.hasPrefix("http.port:") })
+        #expect(found.contains { $0.hasPrefix("public_url:") })
+        #expect(found.contains { $0.hasPrefix("database.url: is not a postgres:// URL") })
+        #expect(found.contains { $0.hasPrefix("directory.table:") && $0.contains("is not a table name") })
+        #expect(found.contains { $0.hasPrefix("directory.login_by:") })
+        #expect(found.contains { $0.hasPrefix("session.idle_timeout: is longer than") })
+    }
+
+    @Test func cookieDomainMustCoverThePublicHost() async {
+        let notCovering = Self.valid.replacingOccurrences(of: "cookie_domain: example.com", with: "cookie_domain: example.org")
+        #expect(await problems(notCovering) == [
+            "session.cookie_domain: 'example.org' does not cover public_url's host 'sso.example.com': browsers would drop the cookie"
+        ])
+        let lookalike = Self.valid.replacingOccurrences(of: "cookie_domain: example.com", with: "cookie_domain: ample.com")
+        #expect(await problems(lookalike).count == 1)
+        let leadingDot = Self.valid.replacingOccurrences(of: "cookie_domain: example.com", with: "cookie_domain: .example.com")
+        #expect(await problems(leadingDot).isEmpty)
+    }
+
+    @Test func unreadableFileIsOneLine() async {
+        let found = await problems(nil, environment: [:])
+        #expect(found.contains("public_url: missing (set it in the config file or DRAWBRIDGE_PUBLIC_URL)"))
+        do {
+            _ = try await ConfigurationLoader(environment: [:]).load(file: "/nonexistent/drawbridge.yaml")
+            Issue.record("loading a missing file succeeded")
+        } catch {
+            #expect(error.problems.map(\.description) == ["/nonexistent/drawbridge.yaml: cannot read config file: no such file '/nonexistent/drawbridge.yaml'"])
+        }
+    }
+}
