@@ -1,0 +1,132 @@
+import DrawbridgeCore
+import Foundation
+import Testing
+
+/// The `drawbridge` executable, run as a process against real databases.
+@Suite struct CommandLineTests {
+    func withDatabases(_ body: (TestDatabases) async throws -> Void) async throws {
+        let databases = try await TestDatabases.create()
+        do {
+            try await TestDatabases.execute(PlatformFixture.accountsTable, on: databases.platformURL)
+            try await body(databases)
+        } catch {
+            await databases.drop()
+            throw error
+        }
+        await databases.drop()
+    }
+
+    @Test func checkReportsTheCensusOfPasswordFormats() async throws {
+        try await withDatabases { databases in
+            let config = try CommandRunner.writeConfig(databases)
+            #expect(try CommandRunner.run(["migrate", "--config", config]).status == 0)
+            let result = try CommandRunner.run(["check", "--config", config, "--json"])
+            #expect(result.status == 0, "\(result.stderr)")
+            let report = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+            #expect(report?["ok"] as? Bool == true)
+            #expect(report?["users"] as? Int == 6)
+            #expect(report?["unverifiable_users"] as? Int == 2)
+            let formats = (report?["password_formats"] as? [[String: Any]]) ?? []
+            #expect(formats.contains { $0["format"] as? String == "bcrypt" && $0["count"] as? Int == 2 })
+            #expect(formats.contains { ($0["format"] as? String)?.hasPrefix("unrecognised") == true && $0["verifiable"] as? Bool == false })
+            let text = try CommandRunner.run(["check", "--config", config])
+            #expect(text.stdout.contains("password formats among 6 platform users:"))
+            #expect(text.stdout.contains("cannot be verified"))
+        }
+    }
+
+    @Test func checkOnABrokenMappingNamesTheProblemAndFails() async throws {
+        try await withDatabases { databases in
+            let config = try CommandRunner.writeConfig(databases) { $0.replacingOccurrences(of: "login: login,", with: "login: username,") }
+            let result = try CommandRunner.run(["check", "--config", config])
+            #expect(result.status != 0)
+            #expect(result.stdout.contains("directory.columns.login: column 'username' not found in public.accounts"))
+        }
+    }
+
+    @Test func checkOnAnUnknownKeyOrUnreachableDatabaseFails() async throws {
+        try await withDatabases { databases in
+            let typo = try CommandRunner.writeConfig(databases) { $0.replacingOccurrences(of: "cookie_name:", with: "cookie_nmae:") }
+            let typoResult = try CommandRunner.run(["check", "--config", typo])
+            #expect(typoResult.status == 2)
+            #expect(typoResult.stderr.contains("drawbridge: error: config: session.cookie_nmae: unknown key in"))
+            #expect(typoResult.stderr.contains("did you mean 'session.cookie_name'?"))
+
+            let down = try CommandRunner.writeConfig(databases) { $0.replacingOccurrences(of: "127.0.0.1:\(databases.admin.port)/\(databases.platformName)", with: "127.0.0.1:1/nowhere") }
+            let downResult = try CommandRunner.run(["check", "--config", down])
+            #expect(downResult.status == 1)
+            #expect(downResult.stdout.contains("directory.url: cannot connect to postgres://postgres@127.0.0.1:1/nowhere"))
+        }
+    }
+
+    @Test func serveRefusesToStartWithPendingMigrations() async throws {
+        try await withDatabases { databases in
+            let config = try CommandRunner.writeConfig(databases)
+            let result = try CommandRunner.run(["serve", "--config", config])
+            #expect(result.status == 2)
+            #expect(result.stderr.contains("migration(s) pending; run `drawbridge migrate"))
+        }
+    }
+
+    @Test func usersShowNeverPrintsTheHash() async throws {
+        try await withDatabases { databases in
+            let config = try CommandRunner.writeConfig(databases)
+            let result = try CommandRunner.run(["users", "show", "ALICE@example.com", "--config", config, "--json"])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("\"login\" : \"alice\""))
+            #expect(result.stdout.contains("\"password_format\" : \"bcrypt\""))
+            #expect(result.stdout.contains("\"can_sign_in\" : true"))
+            #expect(!result.stdout.contains("$2y$"))
+            let frank = try CommandRunner.run(["users", "show", "frank", "--config", config])
+            #expect(frank.stdout.contains("can sign in:     no"))
+            let missing = try CommandRunner.run(["users", "show", "nobody", "--config", config])
+            #expect(missing.status == 1)
+            #expect(missing.stderr.contains("no platform user matches 'nobody'"))
+        }
+    }
+
+    @Test func passwordVerifyExitCodes() throws {
+        let match = try CommandRunner.run(["password", "verify", PlatformFixture.bcryptHash], stdin: PlatformFixture.password + "\n")
+        #expect(match.status == 0)
+        #expect(match.stdout == "format: bcrypt\nresult: match\n")
+        let mismatch = try CommandRunner.run(["password", "verify", PlatformFixture.bcryptHash], stdin: "wrong")
+        #expect(mismatch.status == 1)
+        #expect(mismatch.stdout.contains("result: mismatch"))
+        let unknown = try CommandRunner.run(["password", "verify", "hunter2"], stdin: "hunter2")
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.hasPrefix("drawbridge: error: unrecognised hash format"))
+        let malformed = try CommandRunner.run(["password", "verify", "$2b$99$abc"], stdin: "x")
+        #expect(malformed.status == 2)
+    }
+
+    @Test func serveAnswersAndStopsGracefullyOnSIGTERM() async throws {
+        try await withDatabases { databases in
+            let port = Int.random(in: 20000..<60000)
+            let config = try CommandRunner.writeConfig(databases) { $0.replacingOccurrences(of: "port: 0", with: "port: \(port)") }
+            let process = Process()
+            process.executableURL = try CommandRunner.binary
+            process.arguments = ["serve", "--config", config, "--migrate"]
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            var healthy = false
+            for _ in 0..<100 where !healthy {
+                try await Task.sleep(for: .milliseconds(100))
+                let request = Browser(port: port, publicURL: try PublicURL(parsing: "http://127.0.0.1"))
+                healthy = (try? await request.get("/readyz").status) == 200
+            }
+            #expect(healthy, "serve never became ready")
+            process.terminate()  // SIGTERM
+            let deadline = ContinuousClock.now + .seconds(10)
+            while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(!process.isRunning, "serve ignored SIGTERM")
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+            let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(log.contains("drawbridge listening"))
+            #expect(!log.contains("\"level\":\"error\""), "\(log)")
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import DrawbridgeCore
+import Foundation
+
+/// Runs the built `drawbridge` executable, as an operator would.
+struct CommandRunner {
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static var binary: URL {
+        get throws {
+            if let explicit = ProcessInfo.processInfo.environment["DRAWBRIDGE_BINARY"] { return URL(fileURLWithPath: explicit) }
+            // The test bundle sits next to the products in .build/<triple>/debug.
+            let sibling = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("drawbridge")
+            if FileManager.default.isExecutableFile(atPath: sibling.path) { return sibling }
+            let fromSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../.build/debug/drawbridge").standardized
+            if FileManager.default.isExecutableFile(atPath: fromSource.path) { return fromSource }
+            throw TestSetupError("the drawbridge executable is not built (swift build --build-tests builds it)")
+        }
+    }
+
+    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = try binary
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DRAWBRIDGE_") || $0.key == "DRAWBRIDGE_TEST_DATABASE_URL" }
+        env.merge(environment) { $1 }
+        process.environment = env
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
+        let stderrData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self), stderr: String(decoding: stderrData, as: UTF8.self))
+    }
+
+    /// Writes a config file for the test databases, with `edit` applied to the YAML text.
+    static func writeConfig(_ databases: TestDatabases, edit: (String) -> String = { $0 }) throws -> String {
+        let yaml = """
+            http: { host: 127.0.0.1, port: 0 }
+            public_url: https://sso.example.com
+            trusted_proxies: [127.0.0.1/32]
+            database: { url: "postgres://postgres@127.0.0.1:\(databases.admin.port)/\(databases.drawbridgeName)", schema: drawbridge }
+            directory:
+              url: "postgres://postgres@127.0.0.1:\(databases.admin.port)/\(databases.platformName)"
+              table: public.accounts
+              columns: { id: id, login: login, email: email, name: full_name, password: password_hash, active: is_active }
+              login_by: [login, email]
+            session: { cookie_name: drawbridge_session, cookie_domain: example.com, idle_timeout: 8h, absolute_timeout: 7d }
+            """
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("drawbridge-\(UUID().uuidString).yaml")
+        try edit(yaml).write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+}
