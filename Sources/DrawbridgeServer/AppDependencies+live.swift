@@ -6,7 +6,11 @@ import ServiceLifecycle
 extension AppDependencies {
     /// The production wiring: pooled clients for both databases, the hash pool and the session reaper.
     /// The returned services must run (in a ServiceGroup or as the application's services).
-    public static func live(configuration: DrawbridgeConfiguration, logger: Logger) throws -> (AppDependencies, [any Service]) {
+    public static func live(
+        configuration: DrawbridgeConfiguration,
+        logger: Logger,
+        directoryTimeout: Duration = .seconds(5)
+    ) throws -> (AppDependencies, [any Service]) {
         _ = MetricsBootstrap.registry
         let database = PostgresClient(
             configuration: configuration.database.url.clientConfiguration(maxConnections: configuration.database.maxConnections),
@@ -17,7 +21,7 @@ extension AppDependencies {
             backgroundLogger: logger
         )
         let pool = HashingPool(settings: configuration.hashing)
-        let directory = PostgresUserDirectory(client: platform, settings: configuration.directory, logger: logger)
+        let directory = PostgresUserDirectory(client: platform, settings: configuration.directory, logger: logger, lookupTimeout: directoryTimeout)
         let sessions = PostgresSessionStore(client: database, schema: configuration.database.schema, settings: configuration.session, logger: logger)
         let authenticator = try PasswordAuthenticator(directory: directory, pool: pool, logger: logger)
         let dependencies = AppDependencies(

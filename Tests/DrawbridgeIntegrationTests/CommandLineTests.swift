@@ -99,7 +99,9 @@ import Testing
         #expect(malformed.status == 2)
     }
 
-    @Test func serveAnswersAndStopsGracefullyOnSIGTERM() async throws {
+    /// Runs `drawbridge serve` as a process, signs in through it, stops it with SIGTERM: a clean exit,
+    /// and JSON log lines that never carry a password, a stored hash or a session token.
+    @Test func serveLogsSafelyAndStopsGracefullyOnSIGTERM() async throws {
         try await withDatabases { databases in
             let port = Int.random(in: 20000..<60000)
             let config = try CommandRunner.writeConfig(databases) { $0.replacingOccurrences(of: "port: 0", with: "port: \(port)") }
@@ -117,6 +119,10 @@ import Testing
                 healthy = (try? await request.get("/readyz").status) == 200
             }
             #expect(healthy, "serve never became ready")
+            let browser = Browser(port: port, publicURL: try PublicURL(parsing: "https://sso.example.com"))
+            #expect(try await browser.signIn(username: "alice", password: "Wr0ng-Secret-Guess").status == 401)
+            #expect(try await browser.signIn(username: "alice", password: PlatformFixture.password).status == 303)
+            let token = try #require(browser.sessionToken)
             process.terminate()  // SIGTERM
             let deadline = ContinuousClock.now + .seconds(10)
             while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
@@ -126,7 +132,13 @@ import Testing
             #expect(process.terminationStatus == 0)
             let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             #expect(log.contains("drawbridge listening"))
+            #expect(log.contains("signed in"))
             #expect(!log.contains("\"level\":\"error\""), "\(log)")
+            let lines = log.split(separator: "\n")
+            #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) is [String: Any] }, "every line is a JSON object")
+            for secret in [PlatformFixture.password, "Wr0ng-Secret-Guess", PlatformFixture.bcryptHash, String(PlatformFixture.bcryptHash.suffix(31)), token] {
+                #expect(!log.contains(secret), "the log leaks \(secret.prefix(6))…")
+            }
         }
     }
 }

@@ -40,4 +40,23 @@ import Testing
             #expect(health.0 == 200)
         }
     }
+
+    @Test func aDeadPlatformDatabaseGives503PromptlyNotAHang() async throws {
+        let databases = try await TestDatabases.create()
+        defer { Task { await databases.drop() } }
+        var configuration = try DrawbridgeConfiguration.test(databases)
+        configuration.directory.url.port = 1  // nothing listens there
+        try await LiveGateway.run(configuration, directoryTimeout: .seconds(1)) { browser in
+            let start = ContinuousClock.now
+            let response = try await browser.signIn(username: "alice", password: PlatformFixture.password)
+            #expect(response.status == 503)
+            #expect(response.header("Retry-After") == "1")
+            #expect(response.body.contains("temporarily unavailable"))
+            #expect(ContinuousClock.now - start < .seconds(10))
+            let ready = try await browser.get("/readyz")
+            #expect(ready.status == 503)
+            #expect(ready.body.contains("directory"))
+            #expect(try await browser.get("/healthz").status == 200)
+        }
+    }
 }

@@ -38,7 +38,7 @@ die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
 step() { printf '==> %s\n' "$*" >&2; }
 
 positive() { # NAME VALUE: VALUE must be a positive integer
-    [[ "$2" =~ ^[0-9]+$ ]] && (("$2" > 0)) || die "$1 must be a positive integer, got '$2'"
+    if ! [[ "$2" =~ ^[0-9]+$ ]] || ((10#$2 == 0)); then die "$1 must be a positive integer, got '$2'"; fi
 }
 
 OUT="${DRAWBRIDGE_BENCH_OUT:-/tmp/drawbridge-bench-$(date -u +%Y%m%dT%H%M%SZ)}"
@@ -258,7 +258,8 @@ drawbridge migrate --config "$CONFIG" >"$OUT/migrate.txt" 2>&1 \
     || { cat "$OUT/migrate.txt" >&2; die "drawbridge migrate failed"; }
 
 step "Starting drawbridge serve on $URL"
-drawbridge serve --config "$CONFIG" >"$OUT/drawbridge.log" 2>&1 &
+# Not through the drawbridge() function: $! must be the server's own PID (env execs it).
+env "${ENV_CLEAN[@]}" "$BIN" serve --config "$CONFIG" >"$OUT/drawbridge.log" 2>&1 &
 SERVER_PID=$!
 waited=0
 until curl -fsS -o /dev/null "$URL/readyz" 2>/dev/null; do
@@ -318,6 +319,16 @@ SAMPLER_PID=$!
 
 export BENCH_COOKIE="$COOKIE_HEADER" BENCH_CSRF="$CSRF_FIELD" BENCH_USERS="$USERS" BENCH_POOL="$POOL" BENCH_RD="/"
 
+# wait_background: wait for the snapshot/wrk jobs started since the last call (never a bare
+# `wait`, which would wait for the server too).
+wait_background() {
+    local pid
+    for pid in "${BACKGROUND_PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    BACKGROUND_PIDS=()
+}
+
 # snapshot NAME SECONDS: after SECONDS, record CPU use per process (5 s window) and per drawbridge thread.
 snapshot() {
     (
@@ -370,18 +381,17 @@ for c in "${CONNECTIONS[@]}"; do
     secs="$(wrk_seconds "$OUT/wrk-login-c$c.txt")"
     ok="$(code_count 303 "$OUT/status-login-c$c.txt")"
     rate="$(per_second "$ok" "$secs")"
-    line="$(printf 'logins c=%-4s  %s/s successful (303 %s, 401 %s, 503 %s, other %s in %ss); latency p50 %s p99 %s max %s%s' \
+    errors="$(wrk_errors "$OUT/wrk-login-c$c.txt")"
+    printf 'logins c=%-4s  %s/s successful (303 %s, 401 %s, 503 %s, other %s in %ss); latency p50 %s p99 %s max %s%s\n' \
         "$c" "$rate" "$ok" "$(code_count 401 "$OUT/status-login-c$c.txt")" "$(code_count 503 "$OUT/status-login-c$c.txt")" \
         "$(other_count "$OUT/status-login-c$c.txt")" "$secs" \
         "$(latency_pct 50% "$OUT/wrk-login-c$c.txt")" "$(latency_pct 99% "$OUT/wrk-login-c$c.txt")" "$(wrk_max "$OUT/wrk-login-c$c.txt")" \
-        "$(e="$(wrk_errors "$OUT/wrk-login-c$c.txt")"; [[ -n "$e" ]] && printf '; socket errors: %s' "$e")")"
-    printf '%s\n' "$line" | tee -a "$SUMMARY" >&2
+        "${errors:+; socket errors: $errors}" | tee -a "$SUMMARY" >&2
     if awk -v a="$rate" -v b="$BEST_RATE" 'BEGIN { exit !(a > b) }'; then
         BEST_RATE="$rate"
         BEST_C="$c"
     fi
-    wait "${BACKGROUND_PIDS[@]}" 2>/dev/null || true
-    BACKGROUND_PIDS=()
+    wait_background
     sleep 2
 done
 printf 'best logins     %s/s at c=%s = %s%% of the hash-bound limit\n' "$BEST_RATE" "$BEST_C" \
@@ -392,7 +402,7 @@ mixed() {
     local name="$1" delay="$2"
     step "Logins (c=$BEST_C) + /healthz (c=$PROBE_CONNECTIONS, ${delay} ms pause) for ${MIXED_DURATION}s"
     : >"$OUT/status-$name-healthz.txt"
-    snapshot "$name" $((MIXED_DURATION / 2 - 3))
+    snapshot "$name" $((MIXED_DURATION / 2 > 3 ? MIXED_DURATION / 2 - 3 : 0))
     login_wrk "$name-login" "$BEST_C" "$MIXED_DURATION" &
     local login_pid=$!
     BACKGROUND_PIDS+=("$login_pid")
@@ -400,8 +410,7 @@ mixed() {
         wrk -t 1 -c "$PROBE_CONNECTIONS" -d "${MIXED_DURATION}s" --timeout 5s --latency \
         -s "$BENCH/healthz.lua" "$URL/healthz" >"$OUT/wrk-$name-healthz.txt" 2>&1
     wait "$login_pid"
-    wait "${BACKGROUND_PIDS[@]}" 2>/dev/null || true
-    BACKGROUND_PIDS=()
+    wait_background
     local secs ok hsecs hok
     secs="$(wrk_seconds "$OUT/wrk-$name-login.txt")"
     ok="$(code_count 303 "$OUT/status-$name-login.txt")"

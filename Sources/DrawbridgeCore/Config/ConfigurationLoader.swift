@@ -20,7 +20,8 @@ public struct ConfigurationLoader: Sendable {
         var problems: [ConfigurationError] = []
         var providers: [any ConfigProvider] = []
         providers.append(InMemoryProvider(name: "secret files", values: secretFileValues(problems: &problems)))
-        providers.append(EnvironmentVariablesProvider(environmentVariables: drawbridgeEnvironment()).prefixKeys(with: ["drawbridge"]))
+        let prefixed = environment.filter { $0.key.hasPrefix("DRAWBRIDGE_") }
+        providers.append(EnvironmentVariablesProvider(environmentVariables: prefixed).prefixKeys(with: ["drawbridge"]))
         if let secretsDirectory = environment["DRAWBRIDGE_SECRETS_DIR"] {
             do {
                 providers.append(try await DirectoryFilesProvider(directoryPath: FilePath(secretsDirectory)))
@@ -54,11 +55,6 @@ public struct ConfigurationLoader: Sendable {
             let base = name.hasSuffix("_FILE") ? String(name.dropLast(5)) : name
             return !known.contains(base) && !known.contains(name)
         }.sorted()
-    }
-
-    private func drawbridgeEnvironment() -> [String: String] {
-        let prefixed = environment.filter { $0.key.hasPrefix("DRAWBRIDGE_") }
-        return prefixed
     }
 
     private func secretFileValues(problems: inout [ConfigurationError]) -> [AbsoluteConfigKey: ConfigValue] {

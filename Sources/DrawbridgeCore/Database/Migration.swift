@@ -74,7 +74,7 @@ public enum MigrationError: Error, Sendable, CustomStringConvertible {
         case .checksumMismatch(let version, let name):
             "migration \(version) (\(name)) was edited after it was applied; restore the file (add a new migration instead of editing)"
         case .failed(let version, let name, let reason): "migration \(version) (\(name)) failed and was rolled back: \(reason)"
-        case .database(let reason): "cannot migrate: \(reason)"
+        case .database(let reason): reason
         }
     }
 }

@@ -19,19 +19,25 @@ public struct DirectoryInspector: Sendable {
         } catch {
             return [ConfigurationError("cannot connect to \(settings.url): \(PostgresErrorText.describe(error))", key: "directory.url")]
         }
-        defer { Task { try? await connection.close() } }
+        let problems: [ConfigurationError]
         switch settings.source {
         case .table(let table, let columns):
-            return await tableProblems(connection, table: table, columns: columns)
+            problems = await tableProblems(connection, table: table, columns: columns)
         case .lookupQuery(let sql):
-            do {
-                var bindings = PostgresBindings()
-                bindings.append("")
-                _ = try await connection.query(PostgresQuery(unsafeSQL: "SELECT * FROM (\(sql)) AS drawbridge_check LIMIT 0", binds: bindings), logger: logger).collect()
-                return []
-            } catch {
-                return [ConfigurationError("the query fails: \(PostgresErrorText.describe(error))", key: "directory.lookup_query")]
-            }
+            problems = await lookupQueryProblems(connection, sql: sql)
+        }
+        try? await connection.close()
+        return problems
+    }
+
+    private func lookupQueryProblems(_ connection: PostgresConnection, sql: String) async -> [ConfigurationError] {
+        do {
+            var bindings = PostgresBindings()
+            bindings.append("")
+            _ = try await connection.query(PostgresQuery(unsafeSQL: "SELECT * FROM (\(sql)) AS drawbridge_check LIMIT 0", binds: bindings), logger: logger).collect()
+            return []
+        } catch {
+            return [ConfigurationError("the query fails: \(PostgresErrorText.describe(error))", key: "directory.lookup_query")]
         }
     }
 

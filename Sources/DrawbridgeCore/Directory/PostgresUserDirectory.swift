@@ -7,24 +7,32 @@ public struct PostgresUserDirectory: UserDirectory {
     let client: PostgresClient
     let queries: DirectoryQueries
     let logger: Logger
+    /// PostgresClient waits indefinitely for a server that is down; a sign-in must not.
+    let lookupTimeout: Duration
 
     /// `client` should come from `settings.url.clientConfiguration(readOnly: true)`, so even a careless
     /// `lookup_query` cannot write to the platform's database.
-    public init(client: PostgresClient, settings: DirectorySettings, logger: Logger) {
+    public init(client: PostgresClient, settings: DirectorySettings, logger: Logger, lookupTimeout: Duration = .seconds(5)) {
         self.client = client
         self.queries = DirectoryQueries(settings: settings)
         self.logger = logger
+        self.lookupTimeout = lookupTimeout
     }
 
     public func user(matching typedName: String) async throws -> PlatformUser? {
         let trimmed = typedName.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty, trimmed.utf8.count <= 320 else { return nil }
+        return try await withTimeout(lookupTimeout) { try await lookup(trimmed) }
+    }
+
+    private func lookup(_ trimmed: String) async throws -> PlatformUser? {
         let rows = try await client.query(queries.lookup(trimmed), logger: logger)
         var best: [(user: PlatformUser, rank: Int)] = []
         for try await row in rows {
-            let user = try PlatformUserRowDecoder.decode(row)
-            let rank = Array(row).count > 6 ? ((try? Array(row)[6].decode(Int.self)) ?? 0) : 0
-            best.append((user, rank))
+            let cells = Array(row)
+            // Table mode adds a seventh column: which login_by field matched (0 = most preferred).
+            let rank = cells.count > 6 ? ((try? cells[6].decode(Int.self)) ?? 0) : 0
+            best.append((try PlatformUserRowDecoder.decode(row), rank))
         }
         guard let topRank = best.map(\.rank).min() else { return nil }
         let top = best.filter { $0.rank == topRank }
@@ -45,6 +53,6 @@ public struct PostgresUserDirectory: UserDirectory {
     }
 
     public func ping() async throws {
-        _ = try await client.query("SELECT 1", logger: logger).collect()
+        try await withTimeout(lookupTimeout) { _ = try await client.query("SELECT 1", logger: logger).collect() }
     }
 }

@@ -50,9 +50,12 @@ struct LoginController: Sendable {
             result = try await authenticator.authenticate(typedName: form.username ?? "", password: form.password ?? "")
         } catch HashingPoolError.overloaded {
             Self.recordLogin("overloaded")
-            var response = pages.errorPage(status: .serviceUnavailable, title: "Too busy", message: "Sign-in is busy right now. Please try again in a moment.")
-            response.headers[.retryAfter] = "1"
-            return response
+            return unavailable(title: "Too busy", message: "Sign-in is busy right now. Please try again in a moment.")
+        } catch {
+            // The platform's database is down or refused the query: nothing the user can fix, nothing to reveal.
+            Self.recordLogin("unavailable")
+            context.logger.error("sign-in could not reach the directory", metadata: ["error": "\(PostgresErrorText.describe(error))"])
+            return unavailable(title: "Sign-in unavailable", message: "Sign-in is temporarily unavailable. Please try again in a moment.")
         }
         switch result {
         case .failure(let reason):
@@ -130,6 +133,12 @@ struct LoginController: Sendable {
         var components = URLComponents()
         if let rd, redirects.validated(rd) != nil { components.queryItems = [URLQueryItem(name: "rd", value: rd)] }
         return redirects.publicURL.url("/login") + (components.percentEncodedQuery.map { "?\($0)" } ?? "")
+    }
+
+    private func unavailable(title: String, message: String) -> Response {
+        var response = pages.errorPage(status: .serviceUnavailable, title: title, message: message)
+        response.headers[.retryAfter] = "1"
+        return response
     }
 
     private func redirect(to location: String) -> Response {

@@ -10,11 +10,17 @@ struct ConfigOptions: ParsableArguments {
 
     var path: String? { config ?? ProcessInfo.processInfo.environment["DRAWBRIDGE_CONFIG"] }
 
+    /// `DRAWBRIDGE_*` variables that are no setting (a typo, most likely), as warning sentences.
+    static func environmentWarnings() -> [String] {
+        ConfigurationLoader().unknownEnvironmentVariables().map { "environment variable \($0) is not a Drawbridge setting; ignored" }
+    }
+
     /// The validated configuration, or a printed list of problems and exit status 2.
-    func load() async throws -> DrawbridgeConfiguration {
+    /// `warnOnStderr: false` leaves the environment warnings to the caller (serve logs them structured).
+    func load(warnOnStderr: Bool = true) async throws -> DrawbridgeConfiguration {
         let loader = ConfigurationLoader()
-        for name in loader.unknownEnvironmentVariables() {
-            CommandOutput.warn("environment variable \(name) is not a Drawbridge setting; ignored")
+        if warnOnStderr {
+            for warning in Self.environmentWarnings() { CommandOutput.warn(warning) }
         }
         do {
             return try await loader.load(file: path)

@@ -16,9 +16,10 @@ struct ServeCommand: AsyncParsableCommand {
     var migrate = false
 
     func run() async throws {
-        let configuration = try await options.load()
+        let configuration = try await options.load(warnOnStderr: false)
         LoggingSetup.bootstrap(configuration.log)
         let logger = Logger(label: "drawbridge")
+        for warning in ConfigOptions.environmentWarnings() { logger.warning("\(warning)") }
 
         var problems = await StartupChecks(configuration: configuration, logger: logger).run(applyMigrations: migrate)
         if !problems.isEmpty {

@@ -12,13 +12,14 @@ import NIOHTTP1
 enum LiveGateway {
     static func run(
         _ configuration: DrawbridgeConfiguration,
+        directoryTimeout: Duration = .seconds(5),
         _ body: @Sendable (Browser) async throws -> Void
     ) async throws {
         var logger = Logger(label: "test-gateway")
         logger.logLevel = .warning
         guard let migrations = Migration.defaultDirectory() else { throw TestSetupError("migrations/ not found") }
         try await DatabaseMigrator(url: configuration.database.url, schema: configuration.database.schema, migrations: Migration.load(from: migrations), logger: logger).migrate()
-        let (dependencies, services) = try AppDependencies.live(configuration: configuration, logger: logger)
+        let (dependencies, services) = try AppDependencies.live(configuration: configuration, logger: logger, directoryTimeout: directoryTimeout)
         let app = try await buildApplication(dependencies: dependencies, services: services, logger: logger)
         try await app.test(.live) { client in
             guard let port = client.port else { throw TestSetupError("live test server has no port") }
