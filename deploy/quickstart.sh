@@ -185,6 +185,20 @@ secret() {
     printf '%s\n' "$value"
 }
 
+# kek: the base64 key that seals Drawbridge's id_token signing keys, generated once
+# and kept (a new one would make the stored signing keys unreadable).
+kek() {
+    local file="$SECRETS_DIR/keys-encryption-key" value
+    if [[ ! -s "$file" ]]; then
+        (umask 077 && head -c 32 /dev/urandom | base64 >"$file.tmp" && mv -f "$file.tmp" "$file") \
+            || die "could not write $file"
+    fi
+    chmod 0600 "$file"
+    IFS= read -r value <"$file" || true
+    [[ "$value" =~ ^[A-Za-z0-9+/]{43}=$ ]] || die "$file must hold 32 bytes in base64 (delete it only if no signing key was ever made with it)"
+    printf '%s\n' "$value"
+}
+
 # --- demo password hashes ------------------------------------------------------
 
 # demo_hash FORMAT: hash the demo password with `drawbridge password hash`.
@@ -307,6 +321,7 @@ ON CONFLICT (login) DO UPDATE SET
 EOF
 
 step "Writing $CONFIG"
+KEK="$(kek)"
 (
     umask 077
     cat >"$CONFIG.tmp" <<EOF
@@ -321,6 +336,7 @@ directory:
   columns: { id: id, login: login, email: email, name: full_name, password: password_hash, active: is_active }
   login_by: [login, email]
 session: { cookie_name: drawbridge_session, idle_timeout: 8h, absolute_timeout: 7d }
+keys: { encryption_key: "$KEK" }
 EOF
     mv -f "$CONFIG.tmp" "$CONFIG"
 ) || die "could not write $CONFIG"

@@ -24,11 +24,25 @@ extension AppDependencies {
         let directory = PostgresUserDirectory(client: platform, settings: configuration.directory, logger: logger, lookupTimeout: directoryTimeout)
         let sessions = PostgresSessionStore(client: database, schema: configuration.database.schema, settings: configuration.session, logger: logger)
         let authenticator = try PasswordAuthenticator(directory: directory, pool: pool, logger: logger)
+        let schema = configuration.database.schema
+        let keyRing = SigningKeyRing(
+            store: PostgresSigningKeyStore(client: database, schema: schema, logger: logger),
+            kek: try configuration.keys.keyEncryptionKey(),
+            algorithm: SigningAlgorithm(rawValue: configuration.keys.algorithm) ?? .rs256,
+            publishRetiredFor: max(configuration.oauth.idTokenLifetime, configuration.oauth.accessTokenLifetime) + .seconds(300)
+        )
+        let oauth = OAuthService(
+            settings: configuration.oauth, issuer: configuration.publicURL.description,
+            clients: PostgresClientStore(client: database, schema: schema, logger: logger),
+            grants: PostgresGrantStore(client: database, schema: schema, logger: logger),
+            directory: directory, keys: keyRing, authenticator: authenticator, logger: logger
+        )
         let dependencies = AppDependencies(
             configuration: configuration,
             sessions: sessions,
             authenticator: authenticator,
             directory: directory,
+            oauth: oauth,
             readinessChecks: [
                 ReadinessCheck(name: "database") { _ = try await database.query("SELECT 1").collect() },
                 ReadinessCheck(name: "directory") { try await directory.ping() },

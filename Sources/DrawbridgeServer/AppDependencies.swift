@@ -7,6 +7,7 @@ public struct AppDependencies: Sendable {
     public var sessions: any SessionStore
     public var authenticator: PasswordAuthenticator
     public var directory: any UserDirectory
+    public var oauth: OAuthService
     /// Named checks behind `/readyz` (both databases, by default).
     public var readinessChecks: [ReadinessCheck]
 
@@ -15,12 +16,14 @@ public struct AppDependencies: Sendable {
         sessions: any SessionStore,
         authenticator: PasswordAuthenticator,
         directory: any UserDirectory,
+        oauth: OAuthService,
         readinessChecks: [ReadinessCheck]
     ) {
         self.configuration = configuration
         self.sessions = sessions
         self.authenticator = authenticator
         self.directory = directory
+        self.oauth = oauth
         self.readinessChecks = readinessChecks
     }
 }

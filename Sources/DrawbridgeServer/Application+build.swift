@@ -36,13 +36,18 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
     let redirects = RedirectPolicy(publicURL: configuration.publicURL, cookieDomain: configuration.session.cookieDomain)
     OperationsController(readinessChecks: dependencies.readinessChecks).addRoutes(to: router)
     StaticController(stylesheet: pages.stylesheet).addRoutes(to: router)
-    LoginController(
-        authenticator: dependencies.authenticator,
-        sessions: dependencies.sessions,
-        directory: dependencies.directory,
-        cookies: cookies,
-        redirects: redirects,
-        pages: pages
+    let flow = SignInFlow(authenticator: dependencies.authenticator, sessions: dependencies.sessions, cookies: cookies, pages: pages, publicURL: configuration.publicURL)
+    LoginController(flow: flow, sessions: dependencies.sessions, directory: dependencies.directory, cookies: cookies, redirects: redirects, pages: pages)
+        .addRoutes(to: router)
+    let oauth = dependencies.oauth
+    let clientAuthentication = ClientAuthentication(clients: oauth.clients)
+    AuthorizeController(
+        oauth: oauth, validator: AuthorizationRequestValidator(settings: oauth.settings), flow: flow, sessions: dependencies.sessions,
+        cookies: cookies, pages: pages, publicURL: configuration.publicURL
     ).addRoutes(to: router)
+    TokenController(oauth: oauth, clientAuthentication: clientAuthentication).addRoutes(to: router)
+    UserController(oauth: oauth, publicURL: configuration.publicURL).addRoutes(to: router)
+    TokenManagementController(oauth: oauth, clientAuthentication: clientAuthentication).addRoutes(to: router)
+    DiscoveryController(oauth: oauth, publicURL: configuration.publicURL).addRoutes(to: router)
     return router
 }

@@ -13,6 +13,10 @@ struct InMemoryDirectory: UserDirectory {
         users.first { $0.login.lowercased() == typedName.lowercased() || $0.email?.lowercased() == typedName.lowercased() }
     }
 
+    func user(id: String, login: String) async throws -> PlatformUser? {
+        users.first { $0.id == id }
+    }
+
     func allUsers() async throws -> [PlatformUser] { users }
     func ping() async throws {}
 }

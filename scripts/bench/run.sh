@@ -28,6 +28,10 @@
 #   BENCH_OVERLOAD_CONNECTIONS  login connections of the 503 run (default 128; 0 skips it)
 #   BENCH_OVERLOAD_DURATION     seconds of the 503 run (default 15)
 #   BENCH_HASH_THREADS, BENCH_QUEUE_LIMIT  hashing.threads / hashing.queue_limit (default 0 = cores, 64)
+#   BENCH_QUIET_MAX        before measuring, wait until the machine is at most this % busy
+#                          (of all cores, over 5 s) with other work (default 10) ...
+#   BENCH_QUIET_WAIT       ... for at most this many seconds (default 300), then measure
+#                          anyway and say so in the summary
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
@@ -52,6 +56,8 @@ PROBE_CONNECTIONS="${BENCH_PROBE_CONNECTIONS:-4}"
 PROBE_DELAY_MS="${BENCH_PROBE_DELAY_MS:-10}"
 OVERLOAD_CONNECTIONS="${BENCH_OVERLOAD_CONNECTIONS:-128}"
 OVERLOAD_DURATION="${BENCH_OVERLOAD_DURATION:-15}"
+QUIET_MAX="${BENCH_QUIET_MAX:-10}"
+QUIET_WAIT="${BENCH_QUIET_WAIT:-300}"
 HASH_THREADS="${BENCH_HASH_THREADS:-0}"
 QUEUE_LIMIT="${BENCH_QUEUE_LIMIT:-64}"
 CORES="$(nproc)"
@@ -68,6 +74,8 @@ positive BENCH_PROBE_CONNECTIONS "$PROBE_CONNECTIONS"
 positive BENCH_OVERLOAD_DURATION "$OVERLOAD_DURATION"
 [[ "$HASH_THREADS" =~ ^[0-9]+$ ]] || die "BENCH_HASH_THREADS must be a number"
 [[ "$QUEUE_LIMIT" =~ ^[0-9]+$ ]] || die "BENCH_QUEUE_LIMIT must be a number"
+[[ "$QUIET_MAX" =~ ^[0-9]+$ ]] || die "BENCH_QUIET_MAX must be a percentage"
+[[ "$QUIET_WAIT" =~ ^[0-9]+$ ]] || die "BENCH_QUIET_WAIT must be a number of seconds"
 ((${#CONNECTIONS[@]} > 0)) || die "BENCH_CONNECTIONS is empty"
 for c in "${CONNECTIONS[@]}"; do positive BENCH_CONNECTIONS "$c"; done
 
@@ -293,6 +301,33 @@ printf 'sanity: right password -> %s, wrong password -> %s\n' "$good" "$bad" | t
 [[ "$good" == 303 ]] || die "a correct login answered $good, not 303 (see $OUT/drawbridge.log)"
 [[ "$bad" == 401 ]] || die "a wrong password answered $bad, not 401"
 
+# --- a quiet machine --------------------------------------------------------------------------
+
+# machine_busy SECONDS: % of all cores busy over SECONDS (/proc/stat: everything but idle and iowait).
+machine_busy() {
+    local a b
+    a="$(head -n 1 /proc/stat)"
+    sleep "$1"
+    b="$(head -n 1 /proc/stat)"
+    printf '%s\n%s\n' "$a" "$b" | awk '
+        { busy[NR] = $2 + $3 + $4 + $7 + $8 + $9; all[NR] = busy[NR] + $5 + $6 }
+        END { d = all[2] - all[1]; printf "%.0f", (d > 0 ? 100 * (busy[2] - busy[1]) / d : 0) }'
+}
+waited=0
+while :; do
+    BUSY_BEFORE="$(machine_busy 5)"
+    ((BUSY_BEFORE > QUIET_MAX)) || break
+    if ((waited >= QUIET_WAIT)); then
+        printf 'WARNING: the machine was still %s%% busy with other work after waiting %ss; figures below are shared with it\n' \
+            "$BUSY_BEFORE" "$waited" | tee -a "$OUT/notes.txt" >&2
+        break
+    fi
+    step "Machine is ${BUSY_BEFORE}% busy with other work (over ${QUIET_MAX}%); waiting for it to settle ($waited/${QUIET_WAIT}s)"
+    sleep 10
+    waited=$((waited + 15))
+done
+step "Machine ${BUSY_BEFORE}% busy before measuring"
+
 # --- 1. one bcrypt verification --------------------------------------------------------------
 
 step "Timing bcrypt cost-$COST verification (libxcrypt crypt_r, C, $VERIFY_ITERATIONS x 1 thread, then x $CORES threads)"
@@ -329,15 +364,23 @@ wait_background() {
     BACKGROUND_PIDS=()
 }
 
-# snapshot NAME SECONDS: after SECONDS, record CPU use per process (5 s window) and per drawbridge thread.
+# snapshot NAME SECONDS: after SECONDS, record where the CPU goes for 5 s (drawbridge per
+# thread, postgres, wrk, anything else on the machine) and a system-wide top.
 snapshot() {
     (
         sleep "$2"
-        top -b -d 5 -n 2 -w 160 >"$OUT/top-$1.txt" 2>&1 &
-        top -H -b -d 5 -n 2 -w 160 -p "$SERVER_PID" >"$OUT/top-threads-$1.txt" 2>&1
+        top -b -d 5 -n 2 -w 200 >"$OUT/top-$1.txt" 2>&1 &
+        python3 "$BENCH/cpu-split.py" "$SERVER_PID" 5 >"$OUT/cpu-$1.txt" 2>&1
         wait
     ) &
     BACKGROUND_PIDS+=($!)
+}
+
+# cpu_line NAME: the CPU split of a run on one line, for the summary.
+cpu_line() {
+    if [[ -s "$OUT/cpu-$1.txt" ]]; then
+        printf '    cpu: %s\n' "$(paste -sd ';' "$OUT/cpu-$1.txt" | sed 's/;/; /g')"
+    fi
 }
 
 # login_wrk NAME CONNECTIONS SECONDS: a wrk login run; raw output in wrk-NAME.txt, codes in status-NAME.txt.
@@ -352,7 +395,7 @@ code_count() { awk -v c="$1" '$1 == c { n += $2 } END { print n + 0 }' "$2"; }
 other_count() { awk '$1 != 303 && $1 != 401 && $1 != 503 { n += $2 } END { print n + 0 }' "$1"; }
 wrk_seconds() { sed -n 's/.* requests in \([0-9.]*\)\(m\{0,1\}s\),.*/\1 \2/p' "$1" | awk '{ print ($2 == "ms") ? $1 / 1000 : $1 }'; }
 wrk_errors() { sed -n 's/^ *Socket errors: *//p' "$1"; }
-per_second() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", (s > 0) ? n / s : 0 }'; }
+per_second() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", ((s > 0) ? n / s : 0) }'; }
 latency_pct() { awk -v p="$1" '$1 == p { print $2 }' "$2"; }
 wrk_max() { awk '$1 == "Latency" && NF >= 4 { print $4; exit }' "$1"; }
 
@@ -363,6 +406,8 @@ SUMMARY="$OUT/summary.txt"
     printf 'swift           %s\n' "$(swift --version 2>&1 | head -n 1 || echo unknown)"
     printf 'postgres        %s\n' "$PG_VERSION"
     printf 'binary          %s\n' "$BIN"
+    printf 'source          %s (git describe --always --dirty at measuring time)\n' \
+        "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
     printf 'users           %s (hash pool %s, bcrypt cost %s)\n' "$USERS" "$POOL" "$COST"
     printf 'hashing         threads %s (0 = cores), queue_limit %s\n' "$HASH_THREADS" "$QUEUE_LIMIT"
     printf 'bcrypt verify   mean %s ms, min %s ms (1 thread, %s verifications); %s/s on %s threads\n' \
@@ -370,6 +415,8 @@ SUMMARY="$OUT/summary.txt"
     printf 'hash-bound      %s logins/s (%s cores / %s ms); 90%% = %s\n' "$HASH_LIMIT" "$CORES" "$VERIFY_MS" \
         "$(awk -v l="$HASH_LIMIT" 'BEGIN { printf "%.1f", l * 0.9 }')"
     printf 'idle RSS        %s MB\n' "$IDLE_RSS_MB"
+    printf 'machine busy    %s%% of all cores with other work just before measuring%s\n' "$BUSY_BEFORE" \
+        "$( ((BUSY_BEFORE > QUIET_MAX)) && printf ' (WARNING: over %s%%, figures are shared with it)' "$QUIET_MAX")"
 } >"$SUMMARY"
 
 BEST_C=""
@@ -387,11 +434,12 @@ for c in "${CONNECTIONS[@]}"; do
         "$(other_count "$OUT/status-login-c$c.txt")" "$secs" \
         "$(latency_pct 50% "$OUT/wrk-login-c$c.txt")" "$(latency_pct 99% "$OUT/wrk-login-c$c.txt")" "$(wrk_max "$OUT/wrk-login-c$c.txt")" \
         "${errors:+; socket errors: $errors}" | tee -a "$SUMMARY" >&2
+    wait_background
+    cpu_line "login-c$c" | tee -a "$SUMMARY" >&2
     if awk -v a="$rate" -v b="$BEST_RATE" 'BEGIN { exit !(a > b) }'; then
         BEST_RATE="$rate"
         BEST_C="$c"
     fi
-    wait_background
     sleep 2
 done
 printf 'best logins     %s/s at c=%s = %s%% of the hash-bound limit\n' "$BEST_RATE" "$BEST_C" \
@@ -423,6 +471,7 @@ mixed() {
         "$(per_second "$ok" "$secs")" "$ok" "$(code_count 503 "$OUT/status-$name-login.txt")" \
         "$(awk '$1 != 303 && $1 != 503 { n += $2 } END { print n + 0 }' "$OUT/status-$name-login.txt")" \
         | tee -a "$SUMMARY" >&2
+    cpu_line "$name" | tee -a "$SUMMARY" >&2
     sleep 2
 }
 mixed probe "$PROBE_DELAY_MS"
@@ -430,7 +479,9 @@ mixed flood 0
 
 if ((OVERLOAD_CONNECTIONS > 0)); then
     step "Overload: wrk -c $OVERLOAD_CONNECTIONS for ${OVERLOAD_DURATION}s (capacity = hashing threads + queue_limit $QUEUE_LIMIT)"
+    snapshot overload $((OVERLOAD_DURATION / 2 > 3 ? OVERLOAD_DURATION / 2 - 3 : 0))
     login_wrk overload "$OVERLOAD_CONNECTIONS" "$OVERLOAD_DURATION"
+    wait_background
     secs="$(wrk_seconds "$OUT/wrk-overload.txt")"
     printf 'overload c=%s  303 %s (%s/s), 503 %s, 401 %s, other %s in %ss; latency p50 %s p99 %s max %s\n' \
         "$OVERLOAD_CONNECTIONS" "$(code_count 303 "$OUT/status-overload.txt")" \
@@ -439,6 +490,7 @@ if ((OVERLOAD_CONNECTIONS > 0)); then
         "$(other_count "$OUT/status-overload.txt")" "$secs" \
         "$(latency_pct 50% "$OUT/wrk-overload.txt")" "$(latency_pct 99% "$OUT/wrk-overload.txt")" "$(wrk_max "$OUT/wrk-overload.txt")" \
         | tee -a "$SUMMARY" >&2
+    cpu_line overload | tee -a "$SUMMARY" >&2
 fi
 
 # --- wrap up ---------------------------------------------------------------------------------------

@@ -12,11 +12,14 @@ public enum ConfigurationKeys {
         "directory.login_by", "directory.lookup_query", "directory.list_query", "directory.max_connections",
         "session.cookie_name", "session.cookie_domain", "session.idle_timeout", "session.absolute_timeout",
         "hashing.threads", "hashing.queue_limit",
+        "oauth.code_lifetime", "oauth.access_token_lifetime", "oauth.refresh_token_lifetime", "oauth.id_token_lifetime",
+        "oauth.refresh_reuse_grace", "oauth.default_scope",
+        "keys.encryption_key", "keys.algorithm",
         "log.level", "log.format",
     ]
 
     /// Keys whose values are credentials: redacted in reports, and readable from files.
-    public static let secrets: Set<String> = ["database.url", "directory.url"]
+    public static let secrets: Set<String> = ["database.url", "directory.url", "keys.encryption_key"]
 
     /// `directory.url` → `DRAWBRIDGE_DIRECTORY_URL`.
     public static func environmentName(for key: String) -> String {

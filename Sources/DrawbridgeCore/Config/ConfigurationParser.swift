@@ -52,6 +52,12 @@ struct ConfigurationParser {
             queueLimit: integer("hashing.queue_limit", default: 64, range: 0...100_000, problems: &problems)
         )
         let log = parseLog(problems: &problems)
+        let oauth = parseOAuth(problems: &problems)
+        let keyAlgorithm = values.string("keys.algorithm")?.uppercased() ?? "RS256"
+        if !["RS256", "ES256"].contains(keyAlgorithm) {
+            problems.append(ConfigurationError("'\(keyAlgorithm)' is not RS256 or ES256", key: "keys.algorithm"))
+        }
+        let keys = KeySettings(encryptionKey: values.string("keys.encryption_key"), algorithm: keyAlgorithm)
         guard let publicURL, let databaseURL, let directory, let session else { return nil }
         return DrawbridgeConfiguration(
             http: http,
@@ -61,6 +67,8 @@ struct ConfigurationParser {
             directory: directory,
             session: session,
             hashing: hashing,
+            oauth: oauth,
+            keys: keys,
             log: log
         )
     }
@@ -143,6 +151,30 @@ struct ConfigurationParser {
             problems.append(ConfigurationError("is longer than session.absolute_timeout", key: "session.idle_timeout"))
         }
         return SessionSettings(cookieName: cookieName, cookieDomain: cookieDomain, idleTimeout: idle, absoluteTimeout: absolute)
+    }
+
+    private func parseOAuth(problems: inout [ConfigurationError]) -> OAuthSettings {
+        var settings = OAuthSettings()
+        settings.codeLifetime = duration("oauth.code_lifetime", default: settings.codeLifetime, problems: &problems)
+        if settings.codeLifetime < .seconds(60) || settings.codeLifetime > .seconds(600) {
+            problems.append(ConfigurationError("must be between 60s and 10m (RFC 6749 §4.1.2)", key: "oauth.code_lifetime"))
+        }
+        settings.accessTokenLifetime = duration("oauth.access_token_lifetime", default: settings.accessTokenLifetime, problems: &problems)
+        if settings.accessTokenLifetime > .seconds(Int64(Int32.max)) {
+            problems.append(ConfigurationError("is too long (expires_in must fit a 32-bit integer)", key: "oauth.access_token_lifetime"))
+        }
+        settings.refreshTokenLifetime = duration("oauth.refresh_token_lifetime", default: settings.refreshTokenLifetime, problems: &problems)
+        settings.idTokenLifetime = duration("oauth.id_token_lifetime", default: settings.idTokenLifetime, problems: &problems)
+        settings.refreshReuseGrace = duration("oauth.refresh_reuse_grace", default: settings.refreshReuseGrace, problems: &problems)
+        if let scope = values.string("oauth.default_scope") {
+            let unknown = scope.split(separator: " ").map(String.init).filter { !settings.supportedScopes.contains($0) }
+            if unknown.isEmpty {
+                settings.defaultScope = scope
+            } else {
+                problems.append(ConfigurationError("unknown scope(s) \(unknown.joined(separator: ", ")); supported: \(settings.supportedScopes.joined(separator: " "))", key: "oauth.default_scope"))
+            }
+        }
+        return settings
     }
 
     private func parseLog(problems: inout [ConfigurationError]) -> LogSettings {

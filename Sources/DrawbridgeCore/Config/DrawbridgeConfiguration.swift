@@ -11,6 +11,8 @@ public struct DrawbridgeConfiguration: Sendable {
     public var directory: DirectorySettings
     public var session: SessionSettings
     public var hashing: HashingSettings
+    public var oauth: OAuthSettings
+    public var keys: KeySettings
     public var log: LogSettings
 
     public init(
@@ -21,6 +23,8 @@ public struct DrawbridgeConfiguration: Sendable {
         directory: DirectorySettings,
         session: SessionSettings,
         hashing: HashingSettings = HashingSettings(),
+        oauth: OAuthSettings = OAuthSettings(),
+        keys: KeySettings = KeySettings(),
         log: LogSettings = LogSettings()
     ) {
         self.http = http
@@ -30,6 +34,8 @@ public struct DrawbridgeConfiguration: Sendable {
         self.directory = directory
         self.session = session
         self.hashing = hashing
+        self.oauth = oauth
+        self.keys = keys
         self.log = log
     }
 }

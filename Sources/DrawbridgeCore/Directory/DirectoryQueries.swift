@@ -24,6 +24,26 @@ struct DirectoryQueries: Sendable {
         }
     }
 
+    /// Look-up by primary key; `idType` is the id column's SQL type, so the bound text is cast to it and the index is used.
+    func byID(_ id: String, idType: String) -> PostgresQuery? {
+        guard case .table(let table, let columns) = settings.source else { return nil }
+        var bindings = PostgresBindings()
+        bindings.append(id)
+        return PostgresQuery(unsafeSQL: "SELECT \(selectList(columns)) FROM \(table.quoted) WHERE \(SQLIdentifier.quote(columns.id)) = $1::\(idType)", binds: bindings)
+    }
+
+    /// The id column's type as SQL (`bigint`, `uuid`, `text`, …).
+    func idTypeQuery() -> PostgresQuery? {
+        guard case .table(let table, let columns) = settings.source else { return nil }
+        var bindings = PostgresBindings()
+        bindings.append(table.quoted)
+        bindings.append(columns.id)
+        return PostgresQuery(
+            unsafeSQL: "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped",
+            binds: bindings
+        )
+    }
+
     func list() -> PostgresQuery? {
         if let listQuery = settings.listQuery { return PostgresQuery(unsafeSQL: listQuery) }
         guard case .table(let table, let columns) = settings.source else { return nil }

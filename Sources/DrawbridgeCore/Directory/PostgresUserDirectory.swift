@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// The platform's user table over a pooled, read-only PostgresNIO client.
 public struct PostgresUserDirectory: UserDirectory {
@@ -9,6 +10,7 @@ public struct PostgresUserDirectory: UserDirectory {
     let logger: Logger
     /// PostgresClient waits indefinitely for a server that is down; a sign-in must not.
     let lookupTimeout: Duration
+    private let idType = IDTypeCache()
 
     /// `client` should come from `settings.url.clientConfiguration(readOnly: true)`, so even a careless
     /// `lookup_query` cannot write to the platform's database.
@@ -43,6 +45,31 @@ public struct PostgresUserDirectory: UserDirectory {
         return top.first?.user
     }
 
+    public func user(id: String, login: String) async throws -> PlatformUser? {
+        try await withTimeout(lookupTimeout) {
+            guard let idType = try await idColumnType(), let query = queries.byID(id, idType: idType) else {
+                // Lookup-query mode: find by the last known login, and only accept the same person.
+                let candidate = try await lookup(login)
+                return candidate?.id == id ? candidate : nil
+            }
+            for try await row in try await client.query(query, logger: logger) {
+                return try PlatformUserRowDecoder.decode(row)
+            }
+            return nil
+        }
+    }
+
+    /// Resolved once: the id column's type never changes under a running gateway.
+    private func idColumnType() async throws -> String? {
+        if let known = idType.withLock({ $0 }) { return known }
+        guard let query = queries.idTypeQuery() else { return nil }
+        for try await type in try await client.query(query, logger: logger).decode(String.self) {
+            idType.withLock { $0 = type }
+            return type
+        }
+        return nil
+    }
+
     public func allUsers() async throws -> [PlatformUser] {
         guard let query = queries.list() else { throw DirectoryError.listingUnavailable }
         var users: [PlatformUser] = []
@@ -55,4 +82,11 @@ public struct PostgresUserDirectory: UserDirectory {
     public func ping() async throws {
         try await withTimeout(lookupTimeout) { _ = try await client.query("SELECT 1", logger: logger).collect() }
     }
+}
+
+/// Holds the id column's type once known (a class, so the directory stays a cheap value type).
+final class IDTypeCache: Sendable {
+    private let value = Mutex<String?>(nil)
+
+    func withLock<T>(_ body: (inout String?) -> T) -> T { value.withLock { body(&$0) } }
 }

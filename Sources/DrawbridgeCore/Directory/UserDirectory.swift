@@ -4,6 +4,10 @@ public protocol UserDirectory: Sendable {
     /// Returns nil when nobody matches, and throws `DirectoryError.ambiguous` when two different users do.
     func user(matching typedName: String) async throws -> PlatformUser?
 
+    /// The user with this platform id, as it is now (for tokens and sessions issued earlier). `login` is the
+    /// login last seen for them: with only a lookup query configured, the user is found by it and the id checked.
+    func user(id: String, login: String) async throws -> PlatformUser?
+
     /// Every user, for census and sync; throws `DirectoryError.listingUnavailable` when only a lookup query is configured.
     func allUsers() async throws -> [PlatformUser]
 

@@ -18,5 +18,7 @@ public struct SecretToken: Sendable, Equatable {
     }
 
     /// The at-rest form.
-    public var digest: [UInt8] { Array(SHA256.hash(data: Array(value.utf8))) }
+    public var digest: [UInt8] { Self.sha256(value) }
+
+    public static func sha256(_ text: String) -> [UInt8] { Array(SHA256.hash(data: Array(text.utf8))) }
 }

@@ -8,4 +8,5 @@ extension HTTPField.Name {
     static let crossOriginOpenerPolicy = Self("Cross-Origin-Opener-Policy")!
     static let strictTransportSecurity = Self("Strict-Transport-Security")!
     static let permissionsPolicy = Self("Permissions-Policy")!
+    static let pragma = Self("Pragma")!
 }

@@ -54,6 +54,7 @@ struct CommandRunner {
               columns: { id: id, login: login, email: email, name: full_name, password: password_hash, active: is_active }
               login_by: [login, email]
             session: { cookie_name: drawbridge_session, cookie_domain: example.com, idle_timeout: 8h, absolute_timeout: 7d }
+            keys: { encryption_key: "\(testKeyEncryptionKey)" }
             """
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("drawbridge-\(UUID().uuidString).yaml")
         try edit(yaml).write(to: url, atomically: true, encoding: .utf8)

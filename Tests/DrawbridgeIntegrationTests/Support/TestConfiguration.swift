@@ -19,7 +19,11 @@ extension DrawbridgeConfiguration {
                 maxConnections: 4
             ),
             session: SessionSettings(cookieName: "drawbridge_session", cookieDomain: "example.com", idleTimeout: .seconds(3600), absoluteTimeout: .seconds(86400)),
-            hashing: hashing
+            hashing: hashing,
+            keys: KeySettings(encryptionKey: testKeyEncryptionKey)
         )
     }
 }
+
+/// One key-encryption key for the whole test run (each test database starts without signing keys).
+let testKeyEncryptionKey = KeyEncryptionKey.generate().base64

@@ -1,0 +1,118 @@
+import Foundation
+
+/// What an authorization code carries from `/oauth/authorize` to `/oauth/token`.
+public struct AuthorizationCodeGrant: Sendable, Equatable {
+    public var clientID: String
+    public var userID: String
+    public var userLogin: String
+    public var redirectURI: String
+    public var scope: Scope
+    public var nonce: String?
+    public var codeChallenge: String?
+    public var codeChallengeMethod: PKCE.Method?
+    /// SHA-256 of the browser session that approved it (the id_token's `sid`, and single logout).
+    public var sessionHash: [UInt8]?
+    public var authTime: Date
+
+    public init(clientID: String, userID: String, userLogin: String, redirectURI: String, scope: Scope, nonce: String?,
+                codeChallenge: String?, codeChallengeMethod: PKCE.Method?, sessionHash: [UInt8]?, authTime: Date) {
+        self.clientID = clientID
+        self.userID = userID
+        self.userLogin = userLogin
+        self.redirectURI = redirectURI
+        self.scope = scope
+        self.nonce = nonce
+        self.codeChallenge = codeChallenge
+        self.codeChallengeMethod = codeChallengeMethod
+        self.sessionHash = sessionHash
+        self.authTime = authTime
+    }
+}
+
+/// What a token stands for (access or refresh).
+public struct TokenGrant: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case access, refresh
+    }
+
+    public var kind: Kind
+    public var familyID: UUID
+    public var clientID: String
+    /// nil for client_credentials tokens, which act for the client itself.
+    public var userID: String?
+    public var userLogin: String?
+    public var scope: Scope
+    public var sessionHash: [UInt8]?
+    public var authTime: Date?
+    public var createdAt: Date
+    public var expiresAt: Date
+    public var rotatedAt: Date?
+    public var revokedAt: Date?
+
+    public init(kind: Kind, familyID: UUID, clientID: String, userID: String?, userLogin: String?, scope: Scope, sessionHash: [UInt8]?,
+                authTime: Date?, createdAt: Date, expiresAt: Date, rotatedAt: Date? = nil, revokedAt: Date? = nil) {
+        self.kind = kind
+        self.familyID = familyID
+        self.clientID = clientID
+        self.userID = userID
+        self.userLogin = userLogin
+        self.scope = scope
+        self.sessionHash = sessionHash
+        self.authTime = authTime
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.rotatedAt = rotatedAt
+        self.revokedAt = revokedAt
+    }
+
+    public func isUsable(at now: Date = Date()) -> Bool { revokedAt == nil && expiresAt > now }
+}
+
+/// A freshly minted access token (and refresh token, when the client may refresh): shown once.
+public struct IssuedTokens: Sendable {
+    public var accessToken: SecretToken
+    public var refreshToken: SecretToken?
+    public var grant: TokenGrant
+}
+
+/// Codes and tokens. Every lookup is by SHA-256; the plain values exist only in responses.
+public protocol GrantStore: Sendable {
+    func storeCode(_ code: SecretToken, grant: AuthorizationCodeGrant, lifetime: Duration) async throws
+
+    /// Marks the code used and returns its grant, exactly once. A second use returns `.replayed` and
+    /// revokes every token issued from the code (RFC 6749 §4.1.2).
+    func redeemCode(_ code: SecretToken) async throws -> CodeRedemption
+
+    /// Issues an access token (and a refresh token if `refreshLifetime` is given) in one family.
+    func issueTokens(familyID: UUID, clientID: String, userID: String?, userLogin: String?, scope: Scope, codeHash: [UInt8]?,
+                     sessionHash: [UInt8]?, authTime: Date?, accessLifetime: Duration, refreshLifetime: Duration?) async throws -> IssuedTokens
+
+    func token(_ token: SecretToken) async throws -> TokenGrant?
+
+    /// Rotates a refresh token: marks it rotated and returns its grant, or tells why it cannot be used.
+    func rotateRefreshToken(_ token: SecretToken, clientID: String, reuseGrace: Duration) async throws -> RefreshRotation
+
+    /// Revokes one token; a refresh token takes its whole family with it. False when unknown or not the client's.
+    func revoke(_ token: SecretToken, clientID: String) async throws -> Bool
+    func revokeFamily(_ familyID: UUID) async throws
+    func revokeAll(userID: String) async throws -> Int
+
+    func hasConsent(userID: String, clientID: String, scope: Scope) async throws -> Bool
+    func recordConsent(userID: String, clientID: String, scope: Scope) async throws
+
+    /// The stable non-zero integer id for a platform user (the GitLab `id`).
+    func numericID(forPlatformID platformID: String) async throws -> Int64
+}
+
+public enum CodeRedemption: Sendable, Equatable {
+    case redeemed(AuthorizationCodeGrant, codeHash: [UInt8], expired: Bool)
+    case replayed
+    case unknown
+}
+
+public enum RefreshRotation: Sendable, Equatable {
+    case rotated(TokenGrant)
+    /// Reused after the grace window (or revoked): the family is now revoked.
+    case reuseDetected
+    case invalid
+}

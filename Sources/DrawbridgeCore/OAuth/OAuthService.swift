@@ -1,0 +1,186 @@
+import Foundation
+import Logging
+
+/// The provider's grants, free of HTTP: codes at authorize, tokens at the token endpoint, profiles for
+/// the user endpoints. Every path re-checks the platform user, so an inactive user gets nothing.
+public struct OAuthService: Sendable {
+    public let settings: OAuthSettings
+    public let issuer: String
+    public let clients: any ClientStore
+    public let grants: any GrantStore
+    public let directory: any UserDirectory
+    public let keys: SigningKeyRing
+    public let authenticator: PasswordAuthenticator
+    let logger: Logger
+
+    public init(settings: OAuthSettings, issuer: String, clients: any ClientStore, grants: any GrantStore, directory: any UserDirectory,
+                keys: SigningKeyRing, authenticator: PasswordAuthenticator, logger: Logger) {
+        self.settings = settings
+        self.issuer = issuer
+        self.clients = clients
+        self.grants = grants
+        self.directory = directory
+        self.keys = keys
+        self.authenticator = authenticator
+        self.logger = logger
+    }
+
+    // MARK: Authorization endpoint
+
+    /// The redirect that answers an approved request: a code (query) or, for implicit clients, a token (fragment).
+    public func approve(_ request: AuthorizationRequest, user: PlatformUser, session: Session, sessionToken: SecretToken) async throws -> String {
+        switch request.responseType {
+        case .code:
+            let code = SecretToken()
+            let grant = AuthorizationCodeGrant(
+                clientID: request.client.clientID, userID: user.id, userLogin: user.login, redirectURI: request.redirectURI,
+                scope: request.scope, nonce: request.nonce, codeChallenge: request.codeChallenge,
+                codeChallengeMethod: request.codeChallengeMethod, sessionHash: sessionToken.digest, authTime: session.createdAt
+            )
+            try await grants.storeCode(code, grant: grant, lifetime: settings.codeLifetime)
+            return RedirectURIBuilder.build(request.redirectURI, parameters: [("code", code.value), ("state", request.state)])
+        case .token:
+            let issued = try await grants.issueTokens(
+                familyID: UUID(), clientID: request.client.clientID, userID: user.id, userLogin: user.login, scope: request.scope,
+                codeHash: nil, sessionHash: sessionToken.digest, authTime: session.createdAt,
+                accessLifetime: settings.accessTokenLifetime, refreshLifetime: nil
+            )
+            return RedirectURIBuilder.build(request.redirectURI, parameters: [
+                ("access_token", issued.accessToken.value), ("token_type", "Bearer"),
+                ("expires_in", String(settings.accessTokenLifetime.wholeSeconds)), ("scope", request.scope.description), ("state", request.state),
+            ], inFragment: true)
+        }
+    }
+
+    /// The current platform user behind a session or grant, if they may still use the service.
+    public func activeUser(id: String, login: String) async throws -> PlatformUser? {
+        guard let user = try await directory.user(id: id, login: login), user.isActive else { return nil }
+        return user
+    }
+
+    // MARK: Token endpoint
+
+    public func exchangeCode(_ codeValue: String?, redirectURI: String?, codeVerifier: String?, client: OAuthClient) async throws -> TokenResponse {
+        guard client.allows(.authorizationCode) else { throw OAuthError(.unauthorizedClient, "this client may not use the authorization code grant") }
+        guard let codeValue, let code = SecretToken(presented: codeValue) else { throw OAuthError(.invalidGrant, "the code is missing or malformed") }
+        switch try await grants.redeemCode(code) {
+        case .unknown:
+            throw OAuthError(.invalidGrant, "the code is unknown or expired")
+        case .replayed:
+            logger.warning("authorization code used twice; tokens issued from it are revoked", metadata: ["client_id": "\(client.clientID)"])
+            throw OAuthError(.invalidGrant, "the code was already used")
+        case .redeemed(let grant, let codeHash, let expired):
+            guard !expired else { throw OAuthError(.invalidGrant, "the code has expired") }
+            guard grant.clientID == client.clientID else { throw OAuthError(.invalidGrant, "the code was issued to another client") }
+            guard redirectURI == grant.redirectURI else { throw OAuthError(.invalidGrant, "redirect_uri does not match the authorization request") }
+            if let challenge = grant.codeChallenge, let method = grant.codeChallengeMethod {
+                guard PKCE.verify(verifier: codeVerifier, challenge: challenge, method: method) else {
+                    throw OAuthError(.invalidGrant, "code_verifier does not match the code_challenge")
+                }
+            } else if codeVerifier != nil {
+                throw OAuthError(.invalidGrant, "code_verifier sent but the authorization request had no code_challenge")
+            }
+            guard let user = try await activeUser(id: grant.userID, login: grant.userLogin) else {
+                throw OAuthError(.invalidGrant, "the user may no longer sign in")
+            }
+            return try await issue(client: client, user: user, scope: grant.scope, codeHash: codeHash, sessionHash: grant.sessionHash,
+                                   authTime: grant.authTime, nonce: grant.nonce, familyID: UUID())
+        }
+    }
+
+    public func refresh(_ tokenValue: String?, requestedScope: String?, client: OAuthClient) async throws -> TokenResponse {
+        guard client.allows(.refreshToken) else { throw OAuthError(.unauthorizedClient, "this client may not use refresh tokens") }
+        guard let tokenValue, let token = SecretToken(presented: tokenValue) else { throw OAuthError(.invalidGrant, "the refresh token is missing or malformed") }
+        switch try await grants.rotateRefreshToken(token, clientID: client.clientID, reuseGrace: settings.refreshReuseGrace) {
+        case .invalid:
+            throw OAuthError(.invalidGrant, "the refresh token is unknown, expired or revoked")
+        case .reuseDetected:
+            throw OAuthError(.invalidGrant, "the refresh token was already used; every token of this grant is revoked")
+        case .rotated(let grant):
+            var scope = grant.scope
+            if let requestedScope, !Scope(requestedScope).isEmpty {
+                let narrowed = Scope(requestedScope)
+                guard narrowed.isSubset(of: grant.scope) else { throw OAuthError(.invalidScope, "a refresh cannot widen the scope") }
+                scope = narrowed
+            }
+            guard let userID = grant.userID, let login = grant.userLogin, let user = try await activeUser(id: userID, login: login) else {
+                try await grants.revokeFamily(grant.familyID)
+                throw OAuthError(.invalidGrant, "the user may no longer sign in")
+            }
+            return try await issue(client: client, user: user, scope: scope, codeHash: nil, sessionHash: grant.sessionHash,
+                                   authTime: grant.authTime, nonce: nil, familyID: grant.familyID)
+        }
+    }
+
+    public func passwordGrant(username: String?, password: String?, requestedScope: String?, client: OAuthClient) async throws -> TokenResponse {
+        guard client.allows(.password) else { throw OAuthError(.unauthorizedClient, "this client may not use the password grant") }
+        guard let username, let password else { throw OAuthError(.invalidRequest, "username and password are required") }
+        let scope = try Scope.granted(requested: requestedScope, settings: settings)
+        guard case .success(let user) = try await authenticator.authenticate(typedName: username, password: password) else {
+            throw OAuthError(.invalidGrant, "incorrect user name or password")
+        }
+        return try await issue(client: client, user: user, scope: scope, codeHash: nil, sessionHash: nil, authTime: Date(), nonce: nil, familyID: UUID())
+    }
+
+    public func clientCredentials(requestedScope: String?, client: OAuthClient) async throws -> TokenResponse {
+        guard client.allows(.clientCredentials), !client.isPublic else {
+            throw OAuthError(.unauthorizedClient, "this client may not use the client credentials grant")
+        }
+        let scope = try Scope.granted(requested: requestedScope, settings: settings)
+        guard !scope.contains("openid") else { throw OAuthError(.invalidScope, "openid needs a user") }
+        let issued = try await grants.issueTokens(
+            familyID: UUID(), clientID: client.clientID, userID: nil, userLogin: nil, scope: scope, codeHash: nil, sessionHash: nil,
+            authTime: nil, accessLifetime: settings.accessTokenLifetime, refreshLifetime: nil
+        )
+        return TokenResponse(accessToken: issued.accessToken.value, expiresIn: Int32(settings.accessTokenLifetime.wholeSeconds),
+                             refreshToken: nil, scope: scope.description, createdAt: Int64(issued.grant.createdAt.timeIntervalSince1970), idToken: nil)
+    }
+
+    private func issue(client: OAuthClient, user: PlatformUser, scope: Scope, codeHash: [UInt8]?, sessionHash: [UInt8]?,
+                       authTime: Date?, nonce: String?, familyID: UUID) async throws -> TokenResponse {
+        let issued = try await grants.issueTokens(
+            familyID: familyID, clientID: client.clientID, userID: user.id, userLogin: user.login, scope: scope, codeHash: codeHash,
+            sessionHash: sessionHash, authTime: authTime, accessLifetime: settings.accessTokenLifetime,
+            refreshLifetime: client.allows(.refreshToken) ? settings.refreshTokenLifetime : nil
+        )
+        var idToken: String?
+        if scope.contains("openid") {
+            let profile = try await self.profile(of: user)
+            let signer = try await keys.signer()
+            let now = Date()
+            let claims = IDTokenClaims(
+                iss: issuer, sub: profile.subject, aud: client.clientID,
+                exp: now.addingTimeInterval(TimeInterval(settings.idTokenLifetime.wholeSeconds)), iat: now, authTime: authTime,
+                nonce: nonce, atHash: OIDCHashes.leftHalfHash(of: issued.accessToken.value, algorithm: signer.activeAlgorithm),
+                sid: sessionHash.map { Base64URL.encode($0.prefix(16)) },
+                name: scope.contains("profile") ? profile.name : nil,
+                preferredUsername: scope.contains("profile") ? profile.username : nil,
+                email: scope.contains("email") ? profile.email : nil,
+                emailVerified: scope.contains("email") && profile.email != nil ? true : nil
+            )
+            idToken = try await signer.sign(claims)
+        }
+        return TokenResponse(
+            accessToken: issued.accessToken.value, expiresIn: Int32(settings.accessTokenLifetime.wholeSeconds),
+            refreshToken: issued.refreshToken?.value, scope: scope.description,
+            createdAt: Int64(issued.grant.createdAt.timeIntervalSince1970), idToken: idToken
+        )
+    }
+
+    // MARK: Resource endpoints
+
+    /// The grant and current user behind a bearer token; nil when the token is unknown, expired, revoked,
+    /// not an access token, or its user may no longer sign in.
+    public func authorize(bearer value: String) async throws -> (TokenGrant, PlatformUser?)? {
+        guard let token = SecretToken(presented: value), let grant = try await grants.token(token), grant.kind == .access, grant.isUsable() else {
+            return nil
+        }
+        guard let userID = grant.userID, let login = grant.userLogin else { return (grant, nil) }
+        guard let user = try await activeUser(id: userID, login: login) else { return nil }
+        return (grant, user)
+    }
+
+    public func profile(of user: PlatformUser) async throws -> UserProfile {
+        UserProfile(user: user, numericID: try await grants.numericID(forPlatformID: user.id))
+    }
+}
