@@ -28,10 +28,11 @@
 #   BENCH_OVERLOAD_CONNECTIONS  login connections of the 503 run (default 128; 0 skips it)
 #   BENCH_OVERLOAD_DURATION     seconds of the 503 run (default 15)
 #   BENCH_HASH_THREADS, BENCH_QUEUE_LIMIT  hashing.threads / hashing.queue_limit (default 0 = cores, 64)
-#   BENCH_QUIET_MAX        before measuring, wait until the machine is at most this % busy
-#                          (of all cores, over 5 s) with other work (default 10) ...
-#   BENCH_QUIET_WAIT       ... for at most this many seconds (default 300), then measure
-#                          anyway and say so in the summary
+#   BENCH_QUIET_MAX        before each measurement, wait until the machine is at most this %
+#                          busy (of all cores, over 3 s) with other work (default 10) ...
+#   BENCH_QUIET_WAIT       ... for at most this many seconds over the whole run (default 300),
+#                          then measure anyway; runs whose CPU split shows more than
+#                          BENCH_QUIET_MAX % "other" are flagged in the summary
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
@@ -313,19 +314,24 @@ machine_busy() {
         { busy[NR] = $2 + $3 + $4 + $7 + $8 + $9; all[NR] = busy[NR] + $5 + $6 }
         END { d = all[2] - all[1]; printf "%.0f", (d > 0 ? 100 * (busy[2] - busy[1]) / d : 0) }'
 }
-waited=0
-while :; do
-    BUSY_BEFORE="$(machine_busy 5)"
-    ((BUSY_BEFORE > QUIET_MAX)) || break
-    if ((waited >= QUIET_WAIT)); then
-        printf 'WARNING: the machine was still %s%% busy with other work after waiting %ss; figures below are shared with it\n' \
-            "$BUSY_BEFORE" "$waited" | tee -a "$OUT/notes.txt" >&2
-        break
-    fi
-    step "Machine is ${BUSY_BEFORE}% busy with other work (over ${QUIET_MAX}%); waiting for it to settle ($waited/${QUIET_WAIT}s)"
-    sleep 10
-    waited=$((waited + 15))
-done
+QUIET_WAITED=0
+# wait_quiet LABEL: before a measurement, wait (within the whole run's budget of QUIET_WAIT
+# seconds) until other work uses at most QUIET_MAX % of the machine; sets BUSY_BEFORE.
+wait_quiet() {
+    while :; do
+        BUSY_BEFORE="$(machine_busy 3)"
+        ((BUSY_BEFORE > QUIET_MAX)) || return 0
+        if ((QUIET_WAITED >= QUIET_WAIT)); then
+            printf 'WARNING: %s: the machine was %s%% busy with other work and the %ss wait budget is spent; measuring anyway\n' \
+                "$1" "$BUSY_BEFORE" "$QUIET_WAIT" | tee -a "$OUT/notes.txt" >&2
+            return 0
+        fi
+        step "Machine is ${BUSY_BEFORE}% busy with other work (over ${QUIET_MAX}%); waiting before $1 (${QUIET_WAITED}/${QUIET_WAIT}s of the wait budget used)"
+        sleep 7
+        QUIET_WAITED=$((QUIET_WAITED + 10))
+    done
+}
+wait_quiet "the bcrypt timing"
 step "Machine ${BUSY_BEFORE}% busy before measuring"
 
 # --- 1. one bcrypt verification --------------------------------------------------------------
@@ -364,23 +370,29 @@ wait_background() {
     BACKGROUND_PIDS=()
 }
 
-# snapshot NAME SECONDS: after SECONDS, record where the CPU goes for 5 s (drawbridge per
-# thread, postgres, wrk, anything else on the machine) and a system-wide top.
+# snapshot NAME SECONDS: record where the CPU goes during a run of SECONDS (drawbridge per thread,
+# postgres, wrk, anything else on the machine), skipping its first and last 2 s, and a
+# system-wide top for 5 s in its middle (to name any other work).
 snapshot() {
+    local window=$(($2 > 6 ? $2 - 4 : $2))
     (
-        sleep "$2"
-        top -b -d 5 -n 2 -w 200 >"$OUT/top-$1.txt" 2>&1 &
-        python3 "$BENCH/cpu-split.py" "$SERVER_PID" 5 >"$OUT/cpu-$1.txt" 2>&1
+        sleep $(($2 > 6 ? 2 : 0))
+        python3 "$BENCH/cpu-split.py" "$SERVER_PID" "$window" >"$OUT/cpu-$1.txt" 2>&1 &
+        sleep $((window / 2 > 3 ? window / 2 - 3 : 0))
+        top -b -d 5 -n 2 -w 200 >"$OUT/top-$1.txt" 2>&1
         wait
     ) &
     BACKGROUND_PIDS+=($!)
 }
 
-# cpu_line NAME: the CPU split of a run on one line, for the summary.
+# cpu_line NAME: the CPU split of a run on one line, for the summary, flagged when other work
+# took more than QUIET_MAX % of the machine.
 cpu_line() {
-    if [[ -s "$OUT/cpu-$1.txt" ]]; then
-        printf '    cpu: %s\n' "$(paste -sd ';' "$OUT/cpu-$1.txt" | sed 's/;/; /g')"
-    fi
+    [[ -s "$OUT/cpu-$1.txt" ]] || return 0
+    local other
+    other="$(sed -n 's/.*, other \([0-9]*\)%.*/\1/p' "$OUT/cpu-$1.txt")"
+    printf '    cpu: %s%s\n' "$(paste -sd ';' "$OUT/cpu-$1.txt" | sed 's/;/; /g')" \
+        "$( ((${other:-0} > QUIET_MAX * CORES)) && printf '  [DISTURBED: other work used %s%% of a core]' "$other")"
 }
 
 # login_wrk NAME CONNECTIONS SECONDS: a wrk login run; raw output in wrk-NAME.txt, codes in status-NAME.txt.
@@ -415,7 +427,7 @@ SUMMARY="$OUT/summary.txt"
     printf 'hash-bound      %s logins/s (%s cores / %s ms); 90%% = %s\n' "$HASH_LIMIT" "$CORES" "$VERIFY_MS" \
         "$(awk -v l="$HASH_LIMIT" 'BEGIN { printf "%.1f", l * 0.9 }')"
     printf 'idle RSS        %s MB\n' "$IDLE_RSS_MB"
-    printf 'machine busy    %s%% of all cores with other work just before measuring%s\n' "$BUSY_BEFORE" \
+    printf 'machine busy    %s%% of all cores with other work before the bcrypt timing%s\n' "$BUSY_BEFORE" \
         "$( ((BUSY_BEFORE > QUIET_MAX)) && printf ' (WARNING: over %s%%, figures are shared with it)' "$QUIET_MAX")"
 } >"$SUMMARY"
 
@@ -423,7 +435,8 @@ BEST_C=""
 BEST_RATE="-1"
 for c in "${CONNECTIONS[@]}"; do
     step "Logins: wrk -c $c for ${DURATION}s"
-    snapshot "login-c$c" $((DURATION / 2 > 3 ? DURATION / 2 - 3 : 0))
+    wait_quiet "logins c=$c"
+    snapshot "login-c$c" "$DURATION"
     login_wrk "login-c$c" "$c" "$DURATION"
     secs="$(wrk_seconds "$OUT/wrk-login-c$c.txt")"
     ok="$(code_count 303 "$OUT/status-login-c$c.txt")"
@@ -450,7 +463,8 @@ mixed() {
     local name="$1" delay="$2"
     step "Logins (c=$BEST_C) + /healthz (c=$PROBE_CONNECTIONS, ${delay} ms pause) for ${MIXED_DURATION}s"
     : >"$OUT/status-$name-healthz.txt"
-    snapshot "$name" $((MIXED_DURATION / 2 > 3 ? MIXED_DURATION / 2 - 3 : 0))
+    wait_quiet "$name"
+    snapshot "$name" "$MIXED_DURATION"
     login_wrk "$name-login" "$BEST_C" "$MIXED_DURATION" &
     local login_pid=$!
     BACKGROUND_PIDS+=("$login_pid")
@@ -479,7 +493,8 @@ mixed flood 0
 
 if ((OVERLOAD_CONNECTIONS > 0)); then
     step "Overload: wrk -c $OVERLOAD_CONNECTIONS for ${OVERLOAD_DURATION}s (capacity = hashing threads + queue_limit $QUEUE_LIMIT)"
-    snapshot overload $((OVERLOAD_DURATION / 2 > 3 ? OVERLOAD_DURATION / 2 - 3 : 0))
+    wait_quiet overload
+    snapshot overload "$OVERLOAD_DURATION"
     login_wrk overload "$OVERLOAD_CONNECTIONS" "$OVERLOAD_DURATION"
     wait_background
     secs="$(wrk_seconds "$OUT/wrk-overload.txt")"

@@ -63,17 +63,9 @@ struct CheckCommand: AsyncParsableCommand {
     }
 
     private func census(configuration: DrawbridgeConfiguration, logger: Logger, into report: inout Report) async {
-        let client = PostgresClient(
-            configuration: configuration.directory.url.clientConfiguration(maxConnections: 1, readOnly: true),
-            backgroundLogger: logger
-        )
         do {
-            let users = try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { await client.run() }
-                defer { group.cancelAll() }
-                return try await withTimeout(.seconds(120)) {
-                    try await PostgresUserDirectory(client: client, settings: configuration.directory, logger: logger).allUsers()
-                }
+            let users = try await DatabaseAccess.with(configuration.directory.url, readOnly: true, timeout: .seconds(120)) { client, logger in
+                try await PostgresUserDirectory(client: client, settings: configuration.directory, logger: logger).allUsers()
             }
             let census = PasswordCensus(users: users)
             report.users = census.total

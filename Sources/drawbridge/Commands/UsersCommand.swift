@@ -39,19 +39,11 @@ struct UsersCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try await options.load()
-            let logger = Logger.quiet("drawbridge.users")
-            let client = PostgresClient(
-                configuration: configuration.directory.url.clientConfiguration(maxConnections: 1, readOnly: true),
-                backgroundLogger: logger
-            )
             let user: PlatformUser?
+            let login = self.login
             do {
-                user = try await withTimeout(.seconds(10)) {
-                    try await withThrowingDiscardingTaskGroup { group in
-                        group.addTask { await client.run() }
-                        defer { group.cancelAll() }
-                        return try await PostgresUserDirectory(client: client, settings: configuration.directory, logger: logger).user(matching: login)
-                    }
+                user = try await DatabaseAccess.with(configuration.directory.url, readOnly: true, timeout: .seconds(10)) { client, logger in
+                    try await PostgresUserDirectory(client: client, settings: configuration.directory, logger: logger).user(matching: login)
                 }
             } catch {
                 CommandOutput.error("cannot read the directory at \(configuration.directory.url): \(PostgresErrorText.describe(error))")
