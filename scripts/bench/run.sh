@@ -278,6 +278,19 @@ until curl -fsS -o /dev/null "$URL/readyz" 2>/dev/null; do
     waited=$((waited + 1))
 done
 sleep 3
+# check_server WHEN: stop with a clear message if drawbridge is no longer running.
+check_server() {
+    kill -0 "$SERVER_PID" 2>/dev/null && return 0
+    local status=0
+    if [[ "$BASHPID" == "$$" ]]; then # only the main shell can collect the exit status
+        wait "$SERVER_PID" 2>/dev/null || status=$?
+        SERVER_PID=""
+    else
+        status="unknown (noticed in a subshell)"
+    fi
+    tail -n 20 "$OUT/drawbridge.log" >&2 || true
+    die "drawbridge exited $1 with status $status (0: it was sent SIGTERM/SIGINT from outside this script; >128: killed by signal status-128); see $OUT/drawbridge.log"
+}
 rss_mb() { ps -o rss= -p "$SERVER_PID" | awk '{ printf "%.1f", $1 / 1024 }'; }
 IDLE_RSS_MB="$(rss_mb)"
 step "Ready; idle RSS ${IDLE_RSS_MB} MB"
@@ -320,6 +333,7 @@ QUIET_WAITED=0
 wait_quiet() {
     while :; do
         BUSY_BEFORE="$(machine_busy 3)"
+        check_server "while waiting for a quiet machine before $1"
         ((BUSY_BEFORE > QUIET_MAX)) || return 0
         if ((QUIET_WAITED >= QUIET_WAIT)); then
             printf 'WARNING: %s: the machine was %s%% busy with other work and the %ss wait budget is spent; measuring anyway\n' \
@@ -400,7 +414,9 @@ login_wrk() {
     local threads=$(($2 < 2 ? $2 : 2))
     : >"$OUT/status-$1.txt"
     BENCH_STATUS_FILE="$OUT/status-$1.txt" wrk -t "$threads" -c "$2" -d "$3s" --timeout 15s --latency \
-        -s "$BENCH/login.lua" "$URL/login" >"$OUT/wrk-$1.txt" 2>&1
+        -s "$BENCH/login.lua" "$URL/login" >"$OUT/wrk-$1.txt" 2>&1 || true
+    check_server "during the $1 run"
+    grep -q ' requests in ' "$OUT/wrk-$1.txt" || { cat "$OUT/wrk-$1.txt" >&2; die "wrk failed in the $1 run"; }
 }
 
 code_count() { awk -v c="$1" '$1 == c { n += $2 } END { print n + 0 }' "$2"; }
@@ -470,8 +486,10 @@ mixed() {
     BACKGROUND_PIDS+=("$login_pid")
     BENCH_STATUS_FILE="$OUT/status-$name-healthz.txt" BENCH_PROBE_DELAY_MS="$delay" \
         wrk -t 1 -c "$PROBE_CONNECTIONS" -d "${MIXED_DURATION}s" --timeout 5s --latency \
-        -s "$BENCH/healthz.lua" "$URL/healthz" >"$OUT/wrk-$name-healthz.txt" 2>&1
+        -s "$BENCH/healthz.lua" "$URL/healthz" >"$OUT/wrk-$name-healthz.txt" 2>&1 || true
     wait "$login_pid"
+    grep -q ' requests in ' "$OUT/wrk-$name-healthz.txt" \
+        || { cat "$OUT/wrk-$name-healthz.txt" >&2; die "wrk /healthz failed in the $name run"; }
     wait_background
     local secs ok hsecs hok
     secs="$(wrk_seconds "$OUT/wrk-$name-login.txt")"

@@ -15,6 +15,15 @@ enum LiveGateway {
         directoryTimeout: Duration = .seconds(5),
         _ body: @Sendable (Browser) async throws -> Void
     ) async throws {
+        try await start(configuration, directoryTimeout: directoryTimeout) { browser, _ in try await body(browser) }
+    }
+
+    /// As `run`, also handing the test the gateway's dependencies (to register clients, say).
+    static func start(
+        _ configuration: DrawbridgeConfiguration,
+        directoryTimeout: Duration = .seconds(5),
+        _ body: @Sendable (Browser, AppDependencies) async throws -> Void
+    ) async throws {
         var logger = Logger(label: "test-gateway")
         logger.logLevel = .warning
         guard let migrations = Migration.defaultDirectory() else { throw TestSetupError("migrations/ not found") }
@@ -23,7 +32,7 @@ enum LiveGateway {
         let app = try await buildApplication(dependencies: dependencies, services: services, logger: logger)
         try await app.test(.live) { client in
             guard let port = client.port else { throw TestSetupError("live test server has no port") }
-            try await body(Browser(port: port, publicURL: configuration.publicURL))
+            try await body(Browser(port: port, publicURL: configuration.publicURL), dependencies)
         }
     }
 }
