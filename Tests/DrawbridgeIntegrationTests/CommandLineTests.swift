@@ -103,22 +103,10 @@ import Testing
     /// and JSON log lines that never carry a password, a stored hash or a session token.
     @Test func serveLogsSafelyAndStopsGracefullyOnSIGTERM() async throws {
         try await withDatabases { databases in
-            let port = Int.random(in: 20000..<60000)
+            let port = try CommandRunner.freePort()
             let config = try CommandRunner.writeConfig(databases) { $0.replacingOccurrences(of: "port: 0", with: "port: \(port)") }
-            let process = Process()
-            process.executableURL = try CommandRunner.binary
-            process.arguments = ["serve", "--config", config, "--migrate"]
             let errors = Pipe()
-            process.standardError = errors
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            var healthy = false
-            for _ in 0..<100 where !healthy {
-                try await Task.sleep(for: .milliseconds(100))
-                let request = Browser(port: port, publicURL: try PublicURL(parsing: "http://127.0.0.1"))
-                healthy = (try? await request.get("/readyz").status) == 200
-            }
-            #expect(healthy, "serve never became ready")
+            let process = try await CommandRunner.startServe(config: config, port: port, log: errors, arguments: ["--migrate"])
             let browser = Browser(port: port, publicURL: try PublicURL(parsing: "https://sso.example.com"))
             #expect(try await browser.signIn(username: "alice", password: "Wr0ng-Secret-Guess").status == 401)
             #expect(try await browser.signIn(username: "alice", password: PlatformFixture.password).status == 303)

@@ -120,8 +120,8 @@ public final class PostgresGrantStore: GrantStore {
                 let cells = Array(row)
                 found = (try Self.decodeGrant(row), try cells[12].decode(Bool.self))
             }
-            guard let (grant, pastGrace) = found, grant.clientID == clientID else { return (.invalid, nil) }
-            if grant.revokedAt != nil || pastGrace { return (.reuseDetected, grant.familyID) }
+            guard let (grant, pastGrace) = found, grant.clientID == clientID, grant.revokedAt == nil else { return (.invalid, nil) }
+            if pastGrace { return (.reuseDetected, grant.familyID) }
             guard grant.expiresAt > Date() else { return (.invalid, nil) }
             if grant.rotatedAt == nil {
                 try await connection.query("UPDATE \(unescaped: tokens) SET rotated_at = now() WHERE token_hash = \(hash)", logger: logger)

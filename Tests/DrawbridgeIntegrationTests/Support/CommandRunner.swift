@@ -60,4 +60,39 @@ struct CommandRunner {
         try edit(yaml).write(to: url, atomically: true, encoding: .utf8)
         return url.path
     }
+
+    /// Starts `drawbridge serve` on `port` and waits until `/readyz` answers 200; stderr goes to `log`.
+    static func startServe(config: String, port: Int, log: Pipe, arguments: [String] = []) async throws -> Process {
+        let process = Process()
+        process.executableURL = try binary
+        process.arguments = ["serve", "--config", config] + arguments
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DRAWBRIDGE_") }
+        process.standardError = log
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<150 {
+            try await Task.sleep(for: .milliseconds(100))
+            let probe = Browser(port: port, publicURL: try PublicURL(parsing: "http://127.0.0.1"))
+            if (try? await probe.get("/readyz").status) == 200 { return process }
+            if !process.isRunning { break }
+        }
+        if process.isRunning { process.terminate() }
+        throw TestSetupError("drawbridge serve did not become ready on port \(port)")
+    }
+
+    /// A port nothing listens on right now (bind to 0, read, close).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw TestSetupError("no free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
 }
