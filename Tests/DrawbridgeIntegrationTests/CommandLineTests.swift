@@ -68,6 +68,25 @@ import Testing
         }
     }
 
+    @Test func serveRefusesAMissingOrWrongKeyEncryptionKey() async throws {
+        try await withDatabases { databases in
+            let config = try CommandRunner.writeConfig(databases)
+            #expect(try CommandRunner.run(["migrate", "--config", config]).status == 0)
+            #expect(try CommandRunner.run(["keys", "rotate", "--config", config]).status == 0)
+            let missing = try CommandRunner.writeConfig(databases) { $0.replacingOccurrences(of: "keys: { encryption_key: \"\(testKeyEncryptionKey)\" }", with: "") }
+            let noKey = try CommandRunner.run(["serve", "--config", missing])
+            #expect(noKey.status == 2)
+            #expect(noKey.stderr.contains("drawbridge: error: keys.encryption_key: missing"))
+            #expect(noKey.stderr.contains("openssl rand -base64 32"))
+            let other = KeyEncryptionKey.generate().base64
+            let wrong = try CommandRunner.writeConfig(databases) { $0.replacingOccurrences(of: testKeyEncryptionKey, with: other) }
+            let wrongKey = try CommandRunner.run(["serve", "--config", wrong])
+            #expect(wrongKey.status == 2)
+            #expect(wrongKey.stderr.contains("drawbridge: error: keys.encryption_key:"))
+            #expect(wrongKey.stderr.contains("was the key changed?"))
+        }
+    }
+
     @Test func usersShowNeverPrintsTheHash() async throws {
         try await withDatabases { databases in
             let config = try CommandRunner.writeConfig(databases)

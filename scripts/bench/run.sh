@@ -246,6 +246,8 @@ print(s.getsockname()[1])
 s.close()')"
 URL="http://127.0.0.1:$HTTP_PORT"
 CONFIG="$OUT/drawbridge.yaml"
+# Seals the id_token signing keys (as quickstart's kek); a fresh one per throwaway database.
+KEK="$(head -c 32 /dev/urandom | base64)"
 cat >"$CONFIG" <<EOF
 # Written by scripts/bench/run.sh.
 http: { host: 127.0.0.1, port: $HTTP_PORT }
@@ -259,8 +261,10 @@ directory:
   login_by: [login, email]
 session: { cookie_name: drawbridge_session, idle_timeout: 8h, absolute_timeout: 7d }
 hashing: { threads: $HASH_THREADS, queue_limit: $QUEUE_LIMIT }
+keys: { encryption_key: "$KEK" }
 log: { level: warning, format: json }
 EOF
+chmod 0600 "$CONFIG"
 
 step "drawbridge migrate"
 drawbridge migrate --config "$CONFIG" >"$OUT/migrate.txt" 2>&1 \

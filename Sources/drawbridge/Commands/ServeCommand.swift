@@ -27,7 +27,13 @@ struct ServeCommand: AsyncParsableCommand {
             for problem in problems { CommandOutput.error(problem) }
             throw ExitCode(2)
         }
-        let (dependencies, services) = try AppDependencies.live(configuration: configuration, logger: logger)
+        let (dependencies, services): (AppDependencies, [any Service])
+        do {
+            (dependencies, services) = try AppDependencies.live(configuration: configuration, logger: logger)
+        } catch {
+            CommandOutput.error("\(error)")
+            throw ExitCode(2)
+        }
         let app = try await buildApplication(dependencies: dependencies, services: services, logger: logger)
         logger.info("drawbridge listening", metadata: [
             "address": "\(configuration.http.host):\(configuration.http.port)",

@@ -17,8 +17,32 @@ struct StartupChecks {
             }
         } catch {
             problems.append("database.url: \(error)")
+            return problems
         }
+        problems += await signingKeyProblems()
         return problems
+    }
+
+    /// The key-encryption key must be there, and must open the signing keys already stored.
+    func signingKeyProblems() async -> [String] {
+        let kek: KeyEncryptionKey
+        do {
+            kek = try configuration.keys.keyEncryptionKey()
+        } catch {
+            return [error.description]
+        }
+        let configuration = self.configuration
+        do {
+            try await DatabaseAccess.with(configuration.database.url) { client, logger in
+                let keys = try await PostgresSigningKeyStore(client: client, schema: configuration.database.schema, logger: logger).all()
+                if !keys.isEmpty { _ = try await TokenSigner(keys: keys, kek: kek) }
+            }
+            return []
+        } catch let error as SigningKeyError {
+            return ["keys.encryption_key: \(error) (was the key changed? restore the old one, or reseal the keys)"]
+        } catch {
+            return ["database.url: cannot read the signing keys: \(PostgresErrorText.describe(error))"]
+        }
     }
 
     /// Migrations not yet applied, after applying them when asked.
