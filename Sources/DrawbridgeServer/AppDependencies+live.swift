@@ -33,7 +33,7 @@ extension AppDependencies {
         )
         let oauth = OAuthService(
             settings: configuration.oauth, issuer: configuration.publicURL.description,
-            clients: PostgresClientStore(client: database, schema: schema, logger: logger),
+            clients: CachingClientStore(PostgresClientStore(client: database, schema: schema, logger: logger), lifetime: configuration.oauth.cacheLifetime),
             grants: PostgresGrantStore(client: database, schema: schema, logger: logger),
             directory: directory, keys: keyRing, authenticator: authenticator, logger: logger
         )

@@ -203,6 +203,8 @@ import Testing
             let access = try JSONDecoder().decode(AccessResponse.self, from: Data(try await Self.exchange(browser, code: try await Self.code(browser), secret: secret).body.utf8))
             #expect(try await Self.userCall(browser, token: access.accessToken).status == 200)
             try await TestDatabases.execute("UPDATE public.accounts SET is_active = false WHERE login = 'alice'", on: databases.platformURL)
+            // Replicas cache token checks for at most a second (oauth.cacheLifetime): the deactivation lands within it.
+            try await Task.sleep(for: .milliseconds(1100))
             #expect(try await Self.userCall(browser, token: access.accessToken).status == 401)
             let refreshed = try await OAuthTestSupport.tokenRequest(browser, [
                 "client_id": Self.clientID, "client_secret": secret, "grant_type": "refresh_token", "refresh_token": access.refreshToken ?? "",

@@ -11,6 +11,9 @@ public struct OAuthSettings: Sendable {
     public var defaultScope: String
     /// Scopes clients may ask for; anything else is `invalid_scope`.
     public var supportedScopes: [String]
+    /// How old a cached token, user or client may be on the hot paths; also how long a revocation or a
+    /// deactivation made elsewhere may take to reach this replica. At most one second.
+    public var cacheLifetime: Duration
 
     public init(
         codeLifetime: Duration = .seconds(300),
@@ -19,7 +22,8 @@ public struct OAuthSettings: Sendable {
         idTokenLifetime: Duration = .seconds(3600),
         refreshReuseGrace: Duration = .seconds(10),
         defaultScope: String = "read_user",
-        supportedScopes: [String] = ["openid", "profile", "email", "read_user", "offline_access"]
+        supportedScopes: [String] = ["openid", "profile", "email", "read_user", "offline_access"],
+        cacheLifetime: Duration = .seconds(1)
     ) {
         self.codeLifetime = codeLifetime
         self.accessTokenLifetime = accessTokenLifetime
@@ -28,6 +32,7 @@ public struct OAuthSettings: Sendable {
         self.refreshReuseGrace = refreshReuseGrace
         self.defaultScope = defaultScope
         self.supportedScopes = supportedScopes
+        self.cacheLifetime = cacheLifetime
     }
 }
 

@@ -12,6 +12,10 @@ public struct OAuthService: Sendable {
     public let keys: SigningKeyRing
     public let authenticator: PasswordAuthenticator
     let logger: Logger
+    /// Bearer tokens and the users behind them, for the resource endpoints (the hot path). Entries live at
+    /// most `settings.cacheLifetime`; revocations made here clear them at once.
+    let tokenCache: ExpiringCache<[UInt8], TokenGrant>
+    let userCache: ExpiringCache<String, PlatformUser?>
 
     public init(settings: OAuthSettings, issuer: String, clients: any ClientStore, grants: any GrantStore, directory: any UserDirectory,
                 keys: SigningKeyRing, authenticator: PasswordAuthenticator, logger: Logger) {
@@ -23,6 +27,8 @@ public struct OAuthService: Sendable {
         self.keys = keys
         self.authenticator = authenticator
         self.logger = logger
+        self.tokenCache = ExpiringCache(lifetime: settings.cacheLifetime)
+        self.userCache = ExpiringCache(lifetime: settings.cacheLifetime)
     }
 
     // MARK: Authorization endpoint
@@ -67,6 +73,7 @@ public struct OAuthService: Sendable {
         case .unknown:
             throw OAuthError(.invalidGrant, "the code is unknown or expired")
         case .replayed:
+            tokenCache.removeAll()
             logger.warning("authorization code used twice; tokens issued from it are revoked", metadata: ["client_id": "\(client.clientID)"])
             throw OAuthError(.invalidGrant, "the code was already used")
         case .redeemed(let grant, let codeHash, let expired):
@@ -95,6 +102,7 @@ public struct OAuthService: Sendable {
         case .invalid:
             throw OAuthError(.invalidGrant, "the refresh token is unknown, expired or revoked")
         case .reuseDetected:
+            tokenCache.removeAll()
             throw OAuthError(.invalidGrant, "the refresh token was already used; every token of this grant is revoked")
         case .rotated(let grant):
             var scope = grant.scope
@@ -103,8 +111,9 @@ public struct OAuthService: Sendable {
                 guard narrowed.isSubset(of: grant.scope) else { throw OAuthError(.invalidScope, "a refresh cannot widen the scope") }
                 scope = narrowed
             }
-            guard let userID = grant.userID, let login = grant.userLogin, let user = try await activeUser(id: userID, login: login) else {
+            guard let userID = grant.userID, let login = grant.userLogin, let user = try await recentActiveUser(id: userID, login: login) else {
                 try await grants.revokeFamily(grant.familyID)
+                tokenCache.removeAll()
                 throw OAuthError(.invalidGrant, "the user may no longer sign in")
             }
             return try await issue(client: client, user: user, scope: scope, codeHash: nil, sessionHash: grant.sessionHash,
@@ -172,12 +181,30 @@ public struct OAuthService: Sendable {
     /// The grant and current user behind a bearer token; nil when the token is unknown, expired, revoked,
     /// not an access token, or its user may no longer sign in.
     public func authorize(bearer value: String) async throws -> (TokenGrant, PlatformUser?)? {
-        guard let token = SecretToken(presented: value), let grant = try await grants.token(token), grant.kind == .access, grant.isUsable() else {
-            return nil
+        guard let token = SecretToken(presented: value) else { return nil }
+        let digest = token.digest
+        var grant = tokenCache.value(for: digest)
+        if grant == nil, let loaded = try await grants.token(token) {
+            // Kept no longer than the token itself lives.
+            tokenCache.store(loaded, for: digest, notAfter: .now + .seconds(max(0, loaded.expiresAt.timeIntervalSinceNow)))
+            grant = loaded
         }
+        guard let grant, grant.kind == .access, grant.isUsable() else { return nil }
         guard let userID = grant.userID, let login = grant.userLogin else { return (grant, nil) }
-        guard let user = try await activeUser(id: userID, login: login) else { return nil }
+        guard let user = try await recentActiveUser(id: userID, login: login) else { return nil }
         return (grant, user)
+    }
+
+    /// Revokes a token presented by its client (RFC 7009), here and, within a second, on every replica.
+    public func revoke(_ token: SecretToken, clientID: String) async throws -> Bool {
+        let revoked = try await grants.revoke(token, clientID: clientID)
+        if revoked { tokenCache.removeAll() }
+        return revoked
+    }
+
+    /// As `activeUser`, but possibly up to `cacheLifetime` old: for token use, not for issuing grants.
+    func recentActiveUser(id: String, login: String) async throws -> PlatformUser? {
+        try await userCache.value(for: id) { try await activeUser(id: id, login: login) }
     }
 
     public func profile(of user: PlatformUser) async throws -> UserProfile {

@@ -105,34 +105,26 @@ public final class PostgresGrantStore: GrantStore {
 
     public func rotateRefreshToken(_ token: SecretToken, clientID: String, reuseGrace: Duration) async throws -> RefreshRotation {
         let hash = Data(token.digest)
-        let tokens = self.tokens
-        let logger = self.logger
-        let outcome: (RefreshRotation, UUID?) = try await client.withTransaction(logger: logger) { connection in
-            let rows = try await connection.query(
-                """
-                SELECT \(unescaped: Self.tokenColumns), rotated_at IS NOT NULL AND rotated_at < now() - make_interval(secs => \(Double(reuseGrace.wholeSeconds)))
-                FROM \(unescaped: tokens) WHERE token_hash = \(hash) AND kind = 'refresh' FOR UPDATE
-                """,
-                logger: logger
-            )
-            var found: (TokenGrant, Bool)?
-            for try await row in rows {
-                let cells = Array(row)
-                found = (try Self.decodeGrant(row), try cells[12].decode(Bool.self))
-            }
-            guard let (grant, pastGrace) = found, grant.clientID == clientID, grant.revokedAt == nil else { return (.invalid, nil) }
-            if pastGrace { return (.reuseDetected, grant.familyID) }
-            guard grant.expiresAt > Date() else { return (.invalid, nil) }
-            if grant.rotatedAt == nil {
-                try await connection.query("UPDATE \(unescaped: tokens) SET rotated_at = now() WHERE token_hash = \(hash)", logger: logger)
-            }
-            return (.rotated(grant), nil)
+        // One statement: lock the row, remember whether (and when) it was rotated before, mark it rotated.
+        let columns = Self.tokenColumns.split(separator: ",").map { "t." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+        let rows = try await client.query(
+            """
+            UPDATE \(unescaped: tokens) AS t SET rotated_at = COALESCE(t.rotated_at, now())
+            FROM (SELECT token_hash, rotated_at AS previous FROM \(unescaped: tokens) WHERE token_hash = \(hash) AND kind = 'refresh' FOR UPDATE) AS o
+            WHERE t.token_hash = o.token_hash AND t.client_id = \(clientID) AND t.revoked_at IS NULL AND t.expires_at > now()
+            RETURNING \(unescaped: columns), o.previous IS NOT NULL AND o.previous < now() - make_interval(secs => \(Double(reuseGrace.wholeSeconds)))
+            """,
+            logger: logger
+        )
+        var found: (TokenGrant, Bool)?
+        for try await row in rows {
+            found = (try Self.decodeGrant(row), try Array(row)[12].decode(Bool.self))
         }
-        if case .reuseDetected = outcome.0, let family = outcome.1 {
-            try await revokeFamily(family)
-            logger.warning("refresh token reused after rotation; token family revoked", metadata: ["client_id": "\(clientID)"])
-        }
-        return outcome.0
+        guard let (grant, pastGrace) = found else { return .invalid }
+        guard pastGrace else { return .rotated(grant) }
+        try await revokeFamily(grant.familyID)
+        logger.warning("refresh token reused after rotation; token family revoked", metadata: ["client_id": "\(clientID)"])
+        return .reuseDetected
     }
 
     public func revoke(_ token: SecretToken, clientID: String) async throws -> Bool {

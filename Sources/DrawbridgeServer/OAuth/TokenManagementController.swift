@@ -19,7 +19,7 @@ struct TokenManagementController: Sendable {
             let form = try await OAuthHTTP.form(request, context: context)
             let client = try await clientAuthentication.authenticate(request, form: form, allowPublic: true)
             guard let value = try FormPairs.single(form, "token") else { throw OAuthError(.invalidRequest, "token is missing") }
-            if let token = SecretToken(presented: value), try await oauth.grants.revoke(token, clientID: client.clientID) {
+            if let token = SecretToken(presented: value), try await oauth.revoke(token, clientID: client.clientID) {
                 context.logger.info("token revoked", metadata: ["client_id": "\(client.clientID)"])
             }
             return try OAuthHTTP.json([String: String]())
