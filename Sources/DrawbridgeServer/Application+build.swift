@@ -37,9 +37,12 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
     OperationsController(readinessChecks: dependencies.readinessChecks).addRoutes(to: router)
     StaticController(stylesheet: pages.stylesheet).addRoutes(to: router)
     let flow = SignInFlow(authenticator: dependencies.authenticator, sessions: dependencies.sessions, cookies: cookies, pages: pages, publicURL: configuration.publicURL)
-    LoginController(flow: flow, sessions: dependencies.sessions, directory: dependencies.directory, cookies: cookies, redirects: redirects, pages: pages)
-        .addRoutes(to: router)
     let oauth = dependencies.oauth
+    let sessionCache = ExpiringCache<[UInt8], Session?>(lifetime: oauth.settings.cacheLifetime)
+    LoginController(
+        flow: flow, sessions: dependencies.sessions, directory: dependencies.directory, cookies: cookies, redirects: redirects, pages: pages,
+        sessionCache: sessionCache
+    ).addRoutes(to: router)
     let clientAuthentication = ClientAuthentication(clients: oauth.clients)
     AuthorizeController(
         oauth: oauth, validator: AuthorizationRequestValidator(settings: oauth.settings), flow: flow, sessions: dependencies.sessions,
@@ -49,5 +52,9 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
     UserController(oauth: oauth, publicURL: configuration.publicURL).addRoutes(to: router)
     TokenManagementController(oauth: oauth, clientAuthentication: clientAuthentication).addRoutes(to: router)
     DiscoveryController(oauth: oauth, publicURL: configuration.publicURL).addRoutes(to: router)
+    ForwardAuthController(
+        sessions: dependencies.sessions, oauth: oauth, cookies: cookies, redirects: redirects,
+        resolver: ClientAddressResolver(trustedProxies: configuration.trustedProxies), sessionCache: sessionCache
+    ).addRoutes(to: router)
     return router
 }

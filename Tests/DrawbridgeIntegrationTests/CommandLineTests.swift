@@ -87,6 +87,45 @@ import Testing
         }
     }
 
+    @Test func clientsLifecycleThroughTheCLI() async throws {
+        try await withDatabases { databases in
+            let config = try CommandRunner.writeConfig(databases)
+            #expect(try CommandRunner.run(["migrate", "--config", config]).status == 0)
+            let added = try CommandRunner.run(["clients", "add", "--config", config, "--name", "Chat", "--trusted", "--client-id", "chat-client",
+                                               "--redirect-uri", "https://chat.example.com/signup/gitlab/complete", "--json"])
+            #expect(added.status == 0, "\(added.stderr)")
+            let credentials = try #require(try JSONSerialization.jsonObject(with: Data(added.stdout.utf8)) as? [String: String])
+            #expect(credentials["client_id"] == "chat-client")
+            let secret = try #require(credentials["client_secret"])
+            // Stored hashed: the secret is nowhere in the database.
+            let stored = try await TestDatabases.strings("SELECT encode(secret_hash, 'hex') FROM drawbridge.oauth_clients", on: databases.drawbridgeURL)
+            #expect(stored == [ClientSecret.hash(secret).map { String(format: "%02x", $0) }.joined()])
+
+            let duplicate = try CommandRunner.run(["clients", "add", "--config", config, "--name", "Again", "--client-id", "chat-client", "--redirect-uri", "https://x.example.com/cb"])
+            #expect(duplicate.status == 1)
+            #expect(duplicate.stderr.contains("a client with id 'chat-client' already exists"))
+            let insecure = try CommandRunner.run(["clients", "add", "--config", config, "--name", "Bad", "--redirect-uri", "http://chat.example.com/cb"])
+            #expect(insecure.status == 2)
+            #expect(insecure.stderr.contains("uses http; only https"))
+
+            let listed = try CommandRunner.run(["clients", "list", "--config", config])
+            #expect(listed.stdout.contains("chat-client  Chat  [trusted]  https://chat.example.com/signup/gitlab/complete"))
+            #expect(try CommandRunner.run(["clients", "update", "chat-client", "--config", config, "--trusted", "false", "--name", "Team chat"]).status == 0)
+            let shown = try CommandRunner.run(["clients", "show", "chat-client", "--config", config, "--json"])
+            #expect(shown.stdout.contains("\"trusted\" : false"))
+            #expect(shown.stdout.contains("\"name\" : \"Team chat\""))
+            #expect(!shown.stdout.contains(secret))
+
+            let rotated = try CommandRunner.run(["clients", "rotate-secret", "chat-client", "--config", config, "--json"])
+            let newSecret = try #require((try JSONSerialization.jsonObject(with: Data(rotated.stdout.utf8)) as? [String: String])?["client_secret"])
+            #expect(newSecret != secret)
+            #expect(try CommandRunner.run(["clients", "remove", "chat-client", "--config", config]).status == 0)
+            let gone = try CommandRunner.run(["clients", "show", "chat-client", "--config", config])
+            #expect(gone.status == 1)
+            #expect(gone.stderr.contains("no client with id 'chat-client' (see `drawbridge clients list`)"))
+        }
+    }
+
     @Test func usersShowNeverPrintsTheHash() async throws {
         try await withDatabases { databases in
             let config = try CommandRunner.writeConfig(databases)

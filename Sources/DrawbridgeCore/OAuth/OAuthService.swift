@@ -203,7 +203,7 @@ public struct OAuthService: Sendable {
     }
 
     /// As `activeUser`, but possibly up to `cacheLifetime` old: for token use, not for issuing grants.
-    func recentActiveUser(id: String, login: String) async throws -> PlatformUser? {
+    public func recentActiveUser(id: String, login: String) async throws -> PlatformUser? {
         try await userCache.value(for: id) { try await activeUser(id: id, login: login) }
     }
 

@@ -11,6 +11,8 @@ struct LoginController: Sendable {
     let cookies: SessionCookies
     let redirects: RedirectPolicy
     let pages: PageRenderer
+    /// Forward auth's session cache; a sign-out here must not wait for it to expire.
+    let sessionCache: ExpiringCache<[UInt8], Session?>
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/", use: home)
@@ -58,6 +60,7 @@ struct LoginController: Sendable {
             return pages.errorPage(status: .forbidden, title: "This form has expired", message: "Please load the page again and sign out from there.")
         }
         try await sessions.delete(token)
+        sessionCache.remove(token.digest)
         context.logger.info("signed out")
         var response = SignInFlow.redirect(to: form.rd.flatMap { redirects.validated($0) } ?? loginURL())
         response.setCookie(cookies.expiredSessionCookie())

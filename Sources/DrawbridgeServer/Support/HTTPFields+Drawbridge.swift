@@ -2,6 +2,13 @@ import HTTPTypes
 
 extension HTTPField.Name {
     static let xForwardedFor = Self("X-Forwarded-For")!
+    static let xForwardedHost = Self("X-Forwarded-Host")!
+    static let xForwardedProto = Self("X-Forwarded-Proto")!
+    static let xForwardedUri = Self("X-Forwarded-Uri")!
+    static let remoteUser = Self("Remote-User")!
+    static let remoteEmail = Self("Remote-Email")!
+    static let remoteName = Self("Remote-Name")!
+    static let remoteGroups = Self("Remote-Groups")!
     static let xFrameOptions = Self("X-Frame-Options")!
     static let xContentTypeOptions = Self("X-Content-Type-Options")!
     static let referrerPolicy = Self("Referrer-Policy")!

@@ -19,6 +19,8 @@ struct ClientsCommand: AsyncParsableCommand {
             }
         } catch let error as ExitCode {
             throw error
+        } catch let error as ClientStoreError {
+            throw error
         } catch {
             CommandOutput.error("cannot reach Drawbridge's database at \(configuration.database.url): \(PostgresErrorText.describe(error)) (did you run `drawbridge migrate`?)")
             throw ExitCode.failure

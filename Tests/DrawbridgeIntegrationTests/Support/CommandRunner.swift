@@ -25,7 +25,7 @@ struct CommandRunner {
         let process = Process()
         process.executableURL = try binary
         process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DRAWBRIDGE_") || $0.key == "DRAWBRIDGE_TEST_DATABASE_URL" }
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DRAWBRIDGE_") }
         env.merge(environment) { $1 }
         process.environment = env
         let out = Pipe(), err = Pipe(), input = Pipe()
