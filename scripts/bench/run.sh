@@ -31,8 +31,8 @@
 #   BENCH_QUIET_MAX        before each measurement, wait until the machine is at most this %
 #                          busy (of all cores, over 3 s) with other work (default 10) ...
 #   BENCH_QUIET_WAIT       ... for at most this many seconds over the whole run (default 300),
-#                          then measure anyway; runs whose CPU split shows more than
-#                          BENCH_QUIET_MAX % "other" are flagged in the summary
+#                          then measure anyway; a run whose CPU split shows other work
+#                          above BENCH_QUIET_MAX % of the machine is flagged [DISTURBED]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
@@ -416,9 +416,12 @@ cpu_line() {
 # login_wrk NAME CONNECTIONS SECONDS: a wrk login run; raw output in wrk-NAME.txt, codes in status-NAME.txt.
 login_wrk() {
     local threads=$(($2 < 2 ? $2 : 2))
+    local started
+    started="$(date +%s)"
     : >"$OUT/status-$1.txt"
     BENCH_STATUS_FILE="$OUT/status-$1.txt" wrk -t "$threads" -c "$2" -d "$3s" --timeout 15s --latency \
         -s "$BENCH/login.lua" "$URL/login" >"$OUT/wrk-$1.txt" 2>&1 || true
+    printf '%s %s %s\n' "$1" "$started" "$(date +%s)" >>"$OUT/phases.txt"
     check_server "during the $1 run"
     grep -q ' requests in ' "$OUT/wrk-$1.txt" || { cat "$OUT/wrk-$1.txt" >&2; die "wrk failed in the $1 run"; }
 }
@@ -541,6 +544,12 @@ SAMPLER_PID=""
 PEAK_RSS_MB="$(awk '$2 > max { max = $2 } END { printf "%.1f", max / 1024 }' "$OUT/rss.log")"
 printf 'RSS             idle %s MB, peak under load %s MB (%s samples), after load %s MB\n' \
     "$IDLE_RSS_MB" "$PEAK_RSS_MB" "$(wc -l <"$OUT/rss.log")" "$AFTER_RSS_MB" | tee -a "$SUMMARY" >&2
+# Peak RSS within each login run's window (rss.log and phases.txt hold epoch seconds).
+printf 'RSS peak by run %s\n' "$(awk '
+    NR == FNR { name[NR] = $1; from[NR] = $2; to[NR] = $3; runs = NR; next }
+    { for (i = 1; i <= runs; i++) if ($1 >= from[i] && $1 <= to[i] && $2 > peak[i]) peak[i] = $2 }
+    END { for (i = 1; i <= runs; i++) printf "%s%s %.1f MB", (i > 1 ? ", " : ""), name[i], peak[i] / 1024 }
+' "$OUT/phases.txt" "$OUT/rss.log")" | tee -a "$SUMMARY" >&2
 grep -E '^drawbridge_(logins_total|hash_pool_rejections_total)' "$OUT/metrics.txt" >>"$SUMMARY" 2>/dev/null || true
 
 step "Stopping drawbridge (SIGTERM)"

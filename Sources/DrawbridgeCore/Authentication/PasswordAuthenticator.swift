@@ -22,6 +22,10 @@ public struct PasswordAuthenticator: Sendable {
 
     /// - Throws: `HashingPoolError.overloaded` when the hash pool is full (answer 503), or a directory error.
     public func authenticate(typedName: String, password: String) async throws -> AuthenticationResult {
+        if pool.isSaturated {
+            Counter(label: "drawbridge_hash_pool_rejections_total").increment()
+            throw HashingPoolError.overloaded
+        }
         let user: PlatformUser?
         do {
             user = try await directory.user(matching: typedName)

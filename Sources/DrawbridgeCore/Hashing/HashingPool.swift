@@ -28,6 +28,10 @@ public final class HashingPool: Service, Sendable {
     /// Work admitted and not yet finished (running plus queued).
     public var load: Int { admitted.load(ordering: .relaxed) }
 
+    /// Whether new work would be admitted now: a cheap early answer, so a sign-in that would be turned away
+    /// does not first cost a database look-up. `run` still makes the real, atomic decision.
+    public var isSaturated: Bool { load >= threads + queueLimit }
+
     /// Runs `body` on a pool thread; throws `.overloaded` when the queue is full, `.shutDown` after shutdown.
     public func run<Result: Sendable>(_ body: @escaping @Sendable () -> Result) async throws(HashingPoolError) -> Result {
         let capacity = threads + queueLimit
