@@ -37,17 +37,30 @@ extension AppDependencies {
             grants: PostgresGrantStore(client: database, schema: schema, logger: logger),
             directory: directory, keys: keyRing, authenticator: authenticator, logger: logger
         )
+        var services: [any Service] = [database, platform, pool, SessionReaper(store: sessions, logger: logger)]
+        var provisioning: ProvisioningService?
+        if !configuration.provisioning.connectors.isEmpty {
+            let store = ProvisioningStore(client: database, schema: schema, logger: logger)
+            let provisioner = Provisioner(
+                connectors: configuration.provisioning.connectors.map(\.connector), store: store, directory: directory,
+                grants: oauth.grants, logger: logger
+            )
+            let worker = ProvisioningWorker(provisioner: provisioner, settings: configuration.provisioning.settings, logger: logger)
+            services.append(worker)
+            provisioning = ProvisioningService(store: store, worker: worker, provisioner: provisioner, settings: configuration.provisioning.settings, logger: logger)
+        }
         let dependencies = AppDependencies(
             configuration: configuration,
             sessions: sessions,
             authenticator: authenticator,
             directory: directory,
             oauth: oauth,
+            provisioning: provisioning,
             readinessChecks: [
                 ReadinessCheck(name: "database") { _ = try await database.query("SELECT 1").collect() },
                 ReadinessCheck(name: "directory") { try await directory.ping() },
             ]
         )
-        return (dependencies, [database, platform, pool, SessionReaper(store: sessions, logger: logger)])
+        return (dependencies, services)
     }
 }

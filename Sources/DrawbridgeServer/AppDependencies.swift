@@ -8,6 +8,8 @@ public struct AppDependencies: Sendable {
     public var authenticator: PasswordAuthenticator
     public var directory: any UserDirectory
     public var oauth: OAuthService
+    /// Chat account provisioning; nil when no connector is configured.
+    public var provisioning: ProvisioningService?
     /// Named checks behind `/readyz` (both databases, by default).
     public var readinessChecks: [ReadinessCheck]
 
@@ -17,6 +19,7 @@ public struct AppDependencies: Sendable {
         authenticator: PasswordAuthenticator,
         directory: any UserDirectory,
         oauth: OAuthService,
+        provisioning: ProvisioningService? = nil,
         readinessChecks: [ReadinessCheck]
     ) {
         self.configuration = configuration
@@ -24,6 +27,7 @@ public struct AppDependencies: Sendable {
         self.authenticator = authenticator
         self.directory = directory
         self.oauth = oauth
+        self.provisioning = provisioning
         self.readinessChecks = readinessChecks
     }
 }

@@ -36,7 +36,10 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
     let redirects = RedirectPolicy(publicURL: configuration.publicURL, cookieDomain: configuration.session.cookieDomain)
     OperationsController(readinessChecks: dependencies.readinessChecks).addRoutes(to: router)
     StaticController(stylesheet: pages.stylesheet).addRoutes(to: router)
-    let flow = SignInFlow(authenticator: dependencies.authenticator, sessions: dependencies.sessions, cookies: cookies, pages: pages, publicURL: configuration.publicURL)
+    let flow = SignInFlow(
+        authenticator: dependencies.authenticator, sessions: dependencies.sessions, cookies: cookies, pages: pages,
+        publicURL: configuration.publicURL, provisioning: dependencies.provisioning
+    )
     let oauth = dependencies.oauth
     let sessionCache = ExpiringCache<[UInt8], Session?>(lifetime: oauth.settings.cacheLifetime)
     LoginController(
@@ -46,6 +49,7 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
     let clientAuthentication = ClientAuthentication(clients: oauth.clients)
     AuthorizeController(
         oauth: oauth, validator: AuthorizationRequestValidator(settings: oauth.settings), flow: flow, sessions: dependencies.sessions,
+        provisioning: dependencies.provisioning,
         cookies: cookies, pages: pages, publicURL: configuration.publicURL
     ).addRoutes(to: router)
     TokenController(oauth: oauth, clientAuthentication: clientAuthentication).addRoutes(to: router)

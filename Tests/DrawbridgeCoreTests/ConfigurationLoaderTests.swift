@@ -79,9 +79,16 @@ import Testing
     @Test func secretsDirectoryIsReadLikeAKubernetesMount() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("secrets-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try "postgres://platform_ro:mounted@127.0.0.1/platform".write(to: directory.appendingPathComponent("directory-url"), atomically: true, encoding: .utf8)
+        // As Kubernetes mounts a Secret: the files are symbolic links into a hidden ..data folder.
+        let data = directory.appendingPathComponent("..data")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        try "postgres://platform_ro:mounted@127.0.0.1/platform\n".write(to: data.appendingPathComponent("directory-url"), atomically: true, encoding: .utf8)
+        try "c2VjcmV0LWtleS1mb3ItdGVzdHMtMzItYnl0ZXMtbG9uZyE=".write(to: data.appendingPathComponent("keys-encryption-key"), atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: directory.appendingPathComponent("directory-url").path, withDestinationPath: "..data/directory-url")
+        try FileManager.default.createSymbolicLink(atPath: directory.appendingPathComponent("keys-encryption-key").path, withDestinationPath: "..data/keys-encryption-key")
         let configuration = try await load(Self.valid, environment: ["DRAWBRIDGE_SECRETS_DIR": directory.path])
         #expect(configuration.directory.url.password == "mounted")
+        #expect(configuration.keys.encryptionKey == "c2VjcmV0LWtleS1mb3ItdGVzdHMtMzItYnl0ZXMtbG9uZyE=")
     }
 
     @Test func environmentAloneIsEnough() async throws {

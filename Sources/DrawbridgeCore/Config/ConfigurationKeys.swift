@@ -15,6 +15,7 @@ public enum ConfigurationKeys {
         "oauth.code_lifetime", "oauth.access_token_lifetime", "oauth.refresh_token_lifetime", "oauth.id_token_lifetime",
         "oauth.refresh_reuse_grace", "oauth.default_scope",
         "keys.encryption_key", "keys.algorithm",
+        "provisioning.wait_budget", "provisioning.max_attempts", "provisioning.concurrency", "provisioning.poll_interval",
         "log.level", "log.format",
     ]
 
@@ -27,5 +28,5 @@ public enum ConfigurationKeys {
     }
 
     /// Environment variables that are not configuration keys but are read by Drawbridge's own tools.
-    static let nonKeyEnvironment: Set<String> = ["DRAWBRIDGE_CONFIG", "DRAWBRIDGE_SECRETS_DIR"]
+    static let nonKeyEnvironment: Set<String> = ["DRAWBRIDGE_CONFIG", "DRAWBRIDGE_SECRETS_DIR", "DRAWBRIDGE_CONNECTORS", "DRAWBRIDGE_MIGRATIONS_DIR"]
 }

@@ -18,31 +18,37 @@ public struct ConfigurationLoader: Sendable {
     /// Reads and validates; throws `ConfigurationProblems` listing every problem, one per line.
     public func load(file: String?) async throws(ConfigurationProblems) -> DrawbridgeConfiguration {
         var problems: [ConfigurationError] = []
-        var providers: [any ConfigProvider] = []
-        providers.append(InMemoryProvider(name: "secret files", values: secretFileValues(problems: &problems)))
-        let prefixed = environment.filter { $0.key.hasPrefix("DRAWBRIDGE_") }
-        providers.append(EnvironmentVariablesProvider(environmentVariables: prefixed).prefixKeys(with: ["drawbridge"]))
-        if let secretsDirectory = environment["DRAWBRIDGE_SECRETS_DIR"] {
-            do {
-                providers.append(try await DirectoryFilesProvider(directoryPath: FilePath(secretsDirectory)))
-            } catch {
-                problems.append(ConfigurationError("cannot read secrets directory '\(secretsDirectory)': \(error)", key: "DRAWBRIDGE_SECRETS_DIR"))
-            }
-        }
+        var yamlText: String?
         if let file {
             do {
-                let text = try String(contentsOfFile: file, encoding: .utf8)
-                problems += Self.unknownKeys(inYAML: text, file: file)
-                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(file)))
-            } catch let error as ConfigurationError {
-                throw ConfigurationProblems([error])
+                yamlText = try String(contentsOfFile: file, encoding: .utf8)
             } catch {
                 // Without the file every other key would look missing too; that one line is the useful one.
                 throw ConfigurationProblems([ConfigurationError("cannot read config file: \(Self.describe(error))", key: file)])
             }
         }
-        let values = ConfigurationValues(reader: ConfigReader(providers: providers))
-        let configuration = ConfigurationParser(values: values).parse(problems: &problems)
+        // Connector names: the keys under `connectors:` in the file, and DRAWBRIDGE_CONNECTORS=name,name.
+        var connectorNames = (environment["DRAWBRIDGE_CONNECTORS"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for name in yamlText.map(Self.connectorNames(inYAML:)) ?? [] where !connectorNames.contains(name) { connectorNames.append(name) }
+        let keys = ConfigurationKeys.all + connectorNames.flatMap { name in ProvisioningConfiguration.connectorKeys.map { "connectors.\(name).\($0)" } }
+
+        var providers: [any ConfigProvider] = []
+        providers.append(InMemoryProvider(name: "secret files", values: secretFileValues(keys: keys, problems: &problems)))
+        let prefixed = environment.filter { $0.key.hasPrefix("DRAWBRIDGE_") }
+        providers.append(EnvironmentVariablesProvider(environmentVariables: prefixed).prefixKeys(with: ["drawbridge"]))
+        if let secretsDirectory = environment["DRAWBRIDGE_SECRETS_DIR"] {
+            providers.append(InMemoryProvider(name: "secrets directory", values: secretsDirectoryValues(secretsDirectory, keys: keys, problems: &problems)))
+        }
+        if let file, let yamlText {
+            problems += Self.unknownKeys(inYAML: yamlText, file: file)
+            do {
+                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(file)))
+            } catch {
+                throw ConfigurationProblems([ConfigurationError("is not valid YAML: \(error)", key: file)])
+            }
+        }
+        let values = ConfigurationValues(reader: ConfigReader(providers: providers), environment: environment)
+        let configuration = ConfigurationParser(values: values, connectorNames: connectorNames).parse(problems: &problems)
         guard problems.isEmpty, let configuration else { throw ConfigurationProblems(problems) }
         return configuration
     }
@@ -57,9 +63,9 @@ public struct ConfigurationLoader: Sendable {
         }.sorted()
     }
 
-    private func secretFileValues(problems: inout [ConfigurationError]) -> [AbsoluteConfigKey: ConfigValue] {
+    private func secretFileValues(keys: [String], problems: inout [ConfigurationError]) -> [AbsoluteConfigKey: ConfigValue] {
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
-        for key in ConfigurationKeys.all {
+        for key in keys {
             let variable = ConfigurationKeys.environmentName(for: key) + "_FILE"
             guard let path = environment[variable] else { continue }
             do {
@@ -69,6 +75,35 @@ public struct ConfigurationLoader: Sendable {
                 values[key] = ConfigValue(.string(text), isSecret: true)
             } catch {
                 problems.append(ConfigurationError("cannot read '\(path)': \(Self.describe(error))", key: variable))
+            }
+        }
+        return values
+    }
+
+    /// One file per key in a directory, as Kubernetes mounts a Secret: `database-url` (or `keys-encryption_key`,
+    /// swift-configuration's spelling, or `keys-encryption-key`). Kubernetes makes each file a symbolic link
+    /// into a `..data` folder; links are followed (swift-configuration's own directory provider skips them).
+    private func secretsDirectoryValues(_ directory: String, keys: [String], problems: inout [ConfigurationError]) -> [AbsoluteConfigKey: ConfigValue] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            problems.append(ConfigurationError("'\(directory)' is not a readable directory", key: "DRAWBRIDGE_SECRETS_DIR"))
+            return [:]
+        }
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        for key in keys {
+            let components = key.split(separator: ".").map(String.init)
+            let libraryName = components.map { String($0.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" }) }.joined(separator: "-")
+            let dashedName = components.joined(separator: "-").replacingOccurrences(of: "_", with: "-")
+            for name in [libraryName, dashedName] {
+                let path = (directory as NSString).appendingPathComponent(name)
+                guard FileManager.default.fileExists(atPath: path) else { continue }
+                guard var text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                    problems.append(ConfigurationError("cannot read '\(path)'", key: "DRAWBRIDGE_SECRETS_DIR"))
+                    break
+                }
+                while text.last?.isNewline == true { text.removeLast() }
+                values[AbsoluteConfigKey(components)] = ConfigValue(.string(text), isSecret: true)
+                break
             }
         }
         return values
@@ -87,17 +122,19 @@ public struct ConfigurationLoader: Sendable {
             return [ConfigurationError("must be a YAML mapping of keys (http:, public_url:, …)", key: file)]
         }
         let known = Set(ConfigurationKeys.all)
-        let sections = Set(known.flatMap { key in
+        let connectorSections = Set(connectorNames(inYAML: text).map { "connectors.\($0)" })
+        let connectorKeys = Set(connectorSections.flatMap { section in ProvisioningConfiguration.connectorKeys.map { "\(section).\($0)" } })
+        let sections = Set(["connectors"]).union(connectorSections).union(known.flatMap { key in
             let parts = key.split(separator: ".")
             return (1..<max(parts.count, 1)).map { parts.prefix($0).joined(separator: ".") }
-        })
+        }).union([])
         var problems: [ConfigurationError] = []
         func walk(_ node: Node, path: String) {
             guard case .mapping(let mapping) = node else { return }
             for (keyNode, valueNode) in mapping {
                 let name = keyNode.string ?? "?"
                 let full = path.isEmpty ? name : "\(path).\(name)"
-                if known.contains(full) { continue }
+                if known.contains(full) || connectorKeys.contains(full) { continue }
                 if sections.contains(full) {
                     walk(valueNode, path: full)
                 } else {
@@ -109,6 +146,14 @@ public struct ConfigurationLoader: Sendable {
         }
         walk(node, path: "")
         return problems
+    }
+
+    /// The names under `connectors:` (each a chat server Drawbridge provisions).
+    static func connectorNames(inYAML text: String) -> [String] {
+        guard let node = try? Yams.compose(yaml: text), case .mapping(let root) = node,
+            let connectors = root.first(where: { $0.key.string == "connectors" })?.value, case .mapping(let entries) = connectors
+        else { return [] }
+        return entries.compactMap { $0.key.string }.filter(SQLIdentifier.isPlain)
     }
 
     /// The closest known key by edit distance, when it is close enough to be a typo.

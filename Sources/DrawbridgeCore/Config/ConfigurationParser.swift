@@ -4,6 +4,18 @@ import Foundation
 /// Raw values by dotted key, whatever provider they came from.
 struct ConfigurationValues {
     let reader: ConfigReader
+    /// Secrets for keys that are not in the fixed list (named connectors), from `DRAWBRIDGE_<KEY>_FILE`.
+    var environment: [String: String] = [:]
+
+    /// A secret value: the key itself, or a file named by `DRAWBRIDGE_<KEY>_FILE`.
+    func secret(_ key: String) -> String? {
+        if let value = reader.string(forKey: ConfigKey(key), isSecret: true), !value.isEmpty { return value }
+        guard let path = environment[ConfigurationKeys.environmentName(for: key) + "_FILE"],
+            var text = try? String(contentsOfFile: path, encoding: .utf8)
+        else { return nil }
+        while text.last?.isNewline == true { text.removeLast() }
+        return text.isEmpty ? nil : text
+    }
 
     func string(_ key: String) -> String? {
         let value = reader.string(forKey: ConfigKey(key), isSecret: ConfigurationKeys.secrets.contains(key))
@@ -23,6 +35,7 @@ struct ConfigurationValues {
 /// Turns raw values into typed settings, recording one precise problem per bad key.
 struct ConfigurationParser {
     let values: ConfigurationValues
+    var connectorNames: [String] = []
 
     func parse(problems: inout [ConfigurationError]) -> DrawbridgeConfiguration? {
         let http = HTTPSettings(
@@ -58,6 +71,7 @@ struct ConfigurationParser {
             problems.append(ConfigurationError("'\(keyAlgorithm)' is not RS256 or ES256", key: "keys.algorithm"))
         }
         let keys = KeySettings(encryptionKey: values.string("keys.encryption_key"), algorithm: keyAlgorithm)
+        let provisioning = parseProvisioning(connectorNames: connectorNames, problems: &problems)
         guard let publicURL, let databaseURL, let directory, let session else { return nil }
         return DrawbridgeConfiguration(
             http: http,
@@ -69,6 +83,7 @@ struct ConfigurationParser {
             hashing: hashing,
             oauth: oauth,
             keys: keys,
+            provisioning: provisioning,
             log: log
         )
     }
@@ -206,7 +221,7 @@ struct ConfigurationParser {
         return nil
     }
 
-    private func integer(_ key: String, default fallback: Int, range: ClosedRange<Int>, problems: inout [ConfigurationError]) -> Int {
+    func integer(_ key: String, default fallback: Int, range: ClosedRange<Int>, problems: inout [ConfigurationError]) -> Int {
         guard let text = values.string(key) else { return fallback }
         guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
             problems.append(ConfigurationError("'\(text)' is not a whole number in \(range.lowerBound)…\(range.upperBound)", key: key))

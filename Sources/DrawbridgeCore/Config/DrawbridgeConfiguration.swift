@@ -13,6 +13,7 @@ public struct DrawbridgeConfiguration: Sendable {
     public var hashing: HashingSettings
     public var oauth: OAuthSettings
     public var keys: KeySettings
+    public var provisioning: ProvisioningConfiguration
     public var log: LogSettings
 
     public init(
@@ -25,6 +26,7 @@ public struct DrawbridgeConfiguration: Sendable {
         hashing: HashingSettings = HashingSettings(),
         oauth: OAuthSettings = OAuthSettings(),
         keys: KeySettings = KeySettings(),
+        provisioning: ProvisioningConfiguration = ProvisioningConfiguration(),
         log: LogSettings = LogSettings()
     ) {
         self.http = http
@@ -36,6 +38,7 @@ public struct DrawbridgeConfiguration: Sendable {
         self.hashing = hashing
         self.oauth = oauth
         self.keys = keys
+        self.provisioning = provisioning
         self.log = log
     }
 }

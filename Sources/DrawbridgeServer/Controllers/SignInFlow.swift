@@ -12,6 +12,8 @@ struct SignInFlow: Sendable {
     let cookies: SessionCookies
     let pages: PageRenderer
     let publicURL: PublicURL
+    /// Creates the chat accounts of a first sign-in (waiting briefly), and queues profile updates.
+    let provisioning: ProvisioningService?
 
     /// One message for every failed sign-in, so the page never tells who has an account.
     static let genericFailure = "Incorrect user name or password."
@@ -84,6 +86,7 @@ struct SignInFlow: Sendable {
             )
             Self.record("success")
             context.logger.info("signed in", metadata: ["user_id": "\(user.id)"])
+            await provisioning?.afterSignIn(user)
             return .signedIn(user, cookies.sessionCookie(token))
         }
     }

@@ -10,6 +10,7 @@ struct AuthorizeController: Sendable {
     let validator: AuthorizationRequestValidator
     let flow: SignInFlow
     let sessions: any SessionStore
+    let provisioning: ProvisioningService?
     let cookies: SessionCookies
     let pages: PageRenderer
     let publicURL: PublicURL
@@ -72,6 +73,7 @@ struct AuthorizeController: Sendable {
             } else {
                 // Deactivated on the platform: no code, ever (Mattermost would reactivate the chat account).
                 try await sessions.delete(token)
+                await provisioning?.deactivate(userID: session.userID, login: session.login)
                 context.logger.notice("authorization refused: platform user inactive", metadata: ["user_id": "\(session.userID)"])
                 return SignInFlow.redirect(to: authorization.errorRedirect(OAuthError(.accessDenied, "the account is disabled")), status: .found)
             }

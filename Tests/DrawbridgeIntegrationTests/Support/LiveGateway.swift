@@ -25,7 +25,7 @@ enum LiveGateway {
         _ body: @Sendable (Browser, AppDependencies) async throws -> Void
     ) async throws {
         var logger = Logger(label: "test-gateway")
-        logger.logLevel = .warning
+        logger.logLevel = ProcessInfo.processInfo.environment["DRAWBRIDGE_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         guard let migrations = Migration.defaultDirectory() else { throw TestSetupError("migrations/ not found") }
         try await DatabaseMigrator(url: configuration.database.url, schema: configuration.database.schema, migrations: Migration.load(from: migrations), logger: logger).migrate()
         let (dependencies, services) = try AppDependencies.live(configuration: configuration, logger: logger, directoryTimeout: directoryTimeout)

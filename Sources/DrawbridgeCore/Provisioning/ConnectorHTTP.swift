@@ -1,0 +1,54 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// JSON over HTTP for connectors, with failures sorted into retryable (`unavailable`) and not (`rejected`).
+struct ConnectorHTTP: Sendable {
+    let baseURL: String
+    let headers: [(String, String)]
+    let timeout: Duration
+
+    struct Reply {
+        var status: Int
+        var json: Any?
+        var raw: String
+
+        /// Mattermost's `{"id": "<error id>", …}` or Rocket.Chat's `{"error": …}`.
+        var errorID: String? {
+            let object = json as? [String: Any]
+            return object?["id"] as? String ?? object?["error"] as? String ?? object?["errorType"] as? String
+        }
+    }
+
+    func send(_ method: HTTPMethod, _ path: String, body: [String: Any]? = nil) async throws(ConnectorError) -> Reply {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.headers.add(name: "Accept", value: "application/json")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            guard let data = try? JSONSerialization.data(withJSONObject: body) else { throw .rejected("could not encode a request body") }
+            request.body = .bytes(ByteBuffer(bytes: data))
+        }
+        let response: HTTPClientResponse
+        let text: String
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000))
+            text = String(buffer: try await response.body.collect(upTo: 4 << 20))
+        } catch {
+            throw .unavailable("\(method.rawValue) \(path): \(error)")
+        }
+        let status = Int(response.status.code)
+        let reply = Reply(status: status, json: text.isEmpty ? nil : try? JSONSerialization.jsonObject(with: Data(text.utf8)), raw: String(text.prefix(500)))
+        if status >= 500 || status == 429 || status == 408 {
+            // 500 from Mattermost can also be a duplicate auth_data; the caller checks that case first when it matters.
+            if status >= 500, reply.errorID == "app.user.save.app_error" { return reply }
+            throw .unavailable("\(method.rawValue) \(path) answered \(status) \(reply.errorID ?? reply.raw)")
+        }
+        if status == 401 || status == 403 {
+            throw .rejected("\(method.rawValue) \(path) answered \(status): the admin token is missing, wrong or lacks permission (\(reply.errorID ?? reply.raw))")
+        }
+        return reply
+    }
+}

@@ -1,0 +1,190 @@
+import Foundation
+import NIOHTTP1
+import Synchronization
+
+/// Mattermost over its REST API v4, as `contracts/chat-servers.md` §1.10–1.12 and §3 describe it.
+///
+/// Accounts are created as SSO users (`auth_service` gitlab or openid, `auth_data` = the integer id that
+/// `/api/v4/user` returns), so Mattermost's own first OAuth login finds them instead of creating a second
+/// one. Usernames follow `ChatUsername` (a fixed point of Mattermost's CleanUsername). An existing account
+/// is adopted only when it provably belongs to this user; anything else is a clash, reported, never resolved
+/// onto someone else's account.
+public struct MattermostConnector: ChatConnector {
+    public struct Settings: Sendable {
+        public var url: String
+        public var token: String
+        /// `gitlab` for Team Edition's GitLab SSO, `openid` for Professional's OpenID Connect.
+        public var authService: String
+        /// Link a password account that owns the email (`PUT /users/{id}/auth`) instead of reporting the clash.
+        public var linkExistingByEmail: Bool
+        /// Team names new users join, and `team:channel` pairs.
+        public var teams: [String]
+        public var channels: [String]
+        public var timeout: Duration
+
+        public init(url: String, token: String, authService: String = "gitlab", linkExistingByEmail: Bool = false, teams: [String] = [], channels: [String] = [], timeout: Duration = .seconds(10)) {
+            self.url = url.hasSuffix("/") ? String(url.dropLast()) : url
+            self.token = token
+            self.authService = authService
+            self.linkExistingByEmail = linkExistingByEmail
+            self.teams = teams
+            self.channels = channels
+            self.timeout = timeout
+        }
+    }
+
+    public let name: String
+    let settings: Settings
+    let http: ConnectorHTTP
+    /// Team name → (id, invite id), fetched once.
+    private let teamCache = TeamCache()
+
+    public init(name: String = "mattermost", settings: Settings) {
+        self.name = name
+        self.settings = settings
+        self.http = ConnectorHTTP(baseURL: settings.url + "/api/v4", headers: [("Authorization", "Bearer \(settings.token)")], timeout: settings.timeout)
+    }
+
+    public func provision(_ user: ChatUser, existing: ChatAccount?) async throws(ConnectorError) -> ChatAccount {
+        var account: ChatAccount
+        if let existing, let found = try await get("/users/\(existing.chatUserID)") {
+            account = try await update(user, account: existing, current: found)
+        } else {
+            account = try await adoptOrCreate(user)
+        }
+        try await joinDefaultTeams(account.chatUserID)
+        account.active = true
+        return account
+    }
+
+    public func update(_ user: ChatUser, account: ChatAccount) async throws(ConnectorError) -> ChatAccount {
+        guard let current = try await get("/users/\(account.chatUserID)") else {
+            throw .rejected("the \(name) account \(account.chatUserID) of \(user.username) no longer exists; run `drawbridge provision user` to recreate it")
+        }
+        return try await update(user, account: account, current: current)
+    }
+
+    /// Email through the API; username and names reach Mattermost at the user's next SSO login (§1.11: the
+    /// API refuses them for SSO users). A deactivated account is reactivated, since the platform user is active.
+    private func update(_ user: ChatUser, account: ChatAccount, current: [String: Any]) async throws(ConnectorError) -> ChatAccount {
+        var updated = account
+        if let email = user.email, (current["email"] as? String) != email {
+            let reply = try await http.send(.PUT, "/users/\(account.chatUserID)/patch", body: ["email": email])
+            guard reply.status == 200 else { throw .rejected("could not change the email of \(user.username): \(reply.errorID ?? reply.raw)") }
+            updated.email = email
+        }
+        if let deleted = current["delete_at"] as? Int, deleted > 0 {
+            let reply = try await http.send(.PUT, "/users/\(account.chatUserID)/active", body: ["active": true])
+            guard reply.status == 200 else { throw .rejected("could not reactivate \(user.username): \(reply.errorID ?? reply.raw)") }
+        }
+        updated.active = true
+        updated.name = user.name
+        return updated
+    }
+
+    private func adoptOrCreate(_ user: ChatUser) async throws(ConnectorError) -> ChatAccount {
+        guard let email = user.email else { throw .rejected("platform user \(user.platformID) has no email; Mattermost requires one") }
+        // An account with this email: ours if it is the SSO account for this id; a password account only by configured linking.
+        if let byEmail = try await get("/users/email/\(Self.pathEscape(email))") {
+            let service = byEmail["auth_service"] as? String ?? ""
+            let id = byEmail["id"] as? String ?? ""
+            if service == settings.authService, (byEmail["username"] as? String) == user.username {
+                return account(for: user, chatUserID: id)
+            }
+            if service.isEmpty {
+                guard settings.linkExistingByEmail else {
+                    throw .rejected("the email \(email) belongs to an existing \(name) password account (\(byEmail["username"] as? String ?? id)); set link_existing: email to link it, or change one of the emails")
+                }
+                let reply = try await http.send(.PUT, "/users/\(id)/auth", body: ["auth_data": String(user.numericID), "auth_service": settings.authService])
+                guard reply.status == 200 else { throw .rejected("could not link \(email) to SSO: \(reply.errorID ?? reply.raw)") }
+                return account(for: user, chatUserID: id)
+            }
+            throw .rejected("the email \(email) belongs to another \(name) account signed in through \(service); not taken over")
+        }
+        if let byName = try await get("/users/username/\(Self.pathEscape(user.username))") {
+            throw .rejected("the \(name) username \(user.username) belongs to another account (\(byName["email"] as? String ?? "?")); not taken over")
+        }
+        var body: [String: Any] = [
+            "username": user.username, "email": email, "auth_service": settings.authService, "auth_data": String(user.numericID),
+            "first_name": String(user.firstName.prefix(64)), "email_verified": true, "disable_welcome_email": true,
+        ]
+        if let last = user.lastName { body["last_name"] = String(last.prefix(64)) }
+        let reply = try await http.send(.POST, "/users", body: body)
+        switch reply.status {
+        case 201, 200:
+            guard let id = (reply.json as? [String: Any])?["id"] as? String else { throw .unavailable("created user without an id") }
+            return account(for: user, chatUserID: id)
+        case 500 where reply.errorID == "app.user.save.app_error":
+            throw .rejected("\(name) already has an account with auth_data \(user.numericID) that Drawbridge does not know; link it by hand")
+        default:
+            throw .rejected("\(name) refused to create \(user.username): \(reply.errorID ?? reply.raw)")
+        }
+    }
+
+    public func deactivate(_ account: ChatAccount) async throws(ConnectorError) {
+        let reply = try await http.send(.DELETE, "/users/\(account.chatUserID)")
+        guard reply.status == 200 || reply.status == 404 else { throw .rejected("could not deactivate \(account.username): \(reply.errorID ?? reply.raw)") }
+    }
+
+    public func revokeSessions(_ account: ChatAccount) async throws(ConnectorError) {
+        let reply = try await http.send(.POST, "/users/\(account.chatUserID)/sessions/revoke/all")
+        guard reply.status == 200 || reply.status == 404 else { throw .rejected("could not sign \(account.username) out: \(reply.errorID ?? reply.raw)") }
+    }
+
+    /// The team's invite id, for launch links (`/oauth/gitlab/login?id=…`) that land a new user in the team.
+    public func inviteID(team: String) async throws(ConnectorError) -> String? {
+        try await teamInfo(team)?.inviteID
+    }
+
+    private func joinDefaultTeams(_ userID: String) async throws(ConnectorError) {
+        for team in settings.teams {
+            guard let info = try await teamInfo(team) else { throw .rejected("\(name) has no team named '\(team)' (check connectors.\(name).teams)") }
+            let reply = try await http.send(.POST, "/teams/\(info.id)/members", body: ["team_id": info.id, "user_id": userID])
+            guard reply.status == 201 || reply.status == 200 else { throw .rejected("could not add the user to team \(team): \(reply.errorID ?? reply.raw)") }
+        }
+        for pair in settings.channels {
+            let parts = pair.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let info = try await teamInfo(parts[0]) else { throw .rejected("channel '\(pair)' must be team:channel with a known team") }
+            guard let channel = try await get("/teams/\(info.id)/channels/name/\(Self.pathEscape(parts[1]))"), let channelID = channel["id"] as? String else {
+                throw .rejected("\(name) has no channel '\(parts[1])' in team \(parts[0])")
+            }
+            let reply = try await http.send(.POST, "/channels/\(channelID)/members", body: ["user_id": userID])
+            guard reply.status == 201 || reply.status == 200 else { throw .rejected("could not add the user to channel \(pair): \(reply.errorID ?? reply.raw)") }
+        }
+    }
+
+    private func teamInfo(_ team: String) async throws(ConnectorError) -> TeamCache.Team? {
+        if let cached = teamCache.get(team) { return cached }
+        guard let object = try await get("/teams/name/\(Self.pathEscape(team))"), let id = object["id"] as? String else { return nil }
+        let info = TeamCache.Team(id: id, inviteID: object["invite_id"] as? String)
+        teamCache.set(team, info)
+        return info
+    }
+
+    /// GET returning the object, nil on 404.
+    private func get(_ path: String) async throws(ConnectorError) -> [String: Any]? {
+        let reply = try await http.send(.GET, path)
+        if reply.status == 404 { return nil }
+        guard reply.status == 200, let object = reply.json as? [String: Any] else { throw .unavailable("GET \(path) answered \(reply.status)") }
+        return object
+    }
+
+    private func account(for user: ChatUser, chatUserID: String) -> ChatAccount {
+        ChatAccount(connector: name, platformUserID: user.platformID, chatUserID: chatUserID, username: user.username, email: user.email, name: user.name, active: true)
+    }
+
+    static func pathEscape(_ text: String) -> String {
+        RedirectURIBuilder.percentEncode(text)
+    }
+}
+
+final class TeamCache: Sendable {
+    struct Team: Sendable {
+        var id: String
+        var inviteID: String?
+    }
+
+    private let teams = Mutex<[String: Team]>([:])
+    func get(_ name: String) -> Team? { teams.withLock { $0[name] } }
+    func set(_ name: String, _ team: Team) { teams.withLock { $0[name] = team } }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import Logging
+
+/// Carries out one job against its connector, reading the platform user afresh (a job may run long after
+/// it was queued) and keeping the account link up to date.
+public struct Provisioner: Sendable {
+    public let connectors: [String: any ChatConnector]
+    public let store: ProvisioningStore
+    public let directory: any UserDirectory
+    public let grants: any GrantStore
+    let logger: Logger
+
+    public init(connectors: [any ChatConnector], store: ProvisioningStore, directory: any UserDirectory, grants: any GrantStore, logger: Logger) {
+        self.connectors = Dictionary(connectors.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.store = store
+        self.directory = directory
+        self.grants = grants
+        self.logger = logger
+    }
+
+    /// What was done, in a line for logs and the CLI.
+    public func run(_ job: ProvisioningJob) async throws -> String {
+        guard let connector = connectors[job.connector] else { throw ConnectorError.rejected("no connector named '\(job.connector)' is configured") }
+        let existing = try await store.account(connector: job.connector, platformUserID: job.platformUserID)
+        switch job.action {
+        case .deactivate, .revokeSessions:
+            guard let existing else { return "no \(job.connector) account to \(job.action == .deactivate ? "deactivate" : "sign out")" }
+            if job.action == .deactivate {
+                try await connector.deactivate(existing)
+                var account = existing
+                account.active = false
+                try await store.save(account)
+                return "deactivated \(job.connector) account \(existing.username)"
+            }
+            try await connector.revokeSessions(existing)
+            return "signed \(existing.username) out of \(job.connector)"
+        case .provision, .update:
+            guard let user = try await directory.user(id: job.platformUserID, login: job.userLogin) else {
+                throw ConnectorError.rejected("platform user \(job.platformUserID) no longer exists")
+            }
+            let chatUser = ChatUser(profile: UserProfile(user: user, numericID: try await grants.numericID(forPlatformID: user.id)), isActive: user.isActive)
+            guard user.isActive else {
+                // Deactivated since the job was queued: do not (re)create; make sure chat follows.
+                if let existing, existing.active {
+                    try await connector.deactivate(existing)
+                    var account = existing
+                    account.active = false
+                    try await store.save(account)
+                    return "user is inactive on the platform: deactivated \(job.connector) account \(existing.username)"
+                }
+                return "user is inactive on the platform: nothing to provision"
+            }
+            let account: ChatAccount
+            if let existing, job.action == .update {
+                account = try await connector.update(chatUser, account: existing)
+            } else {
+                account = try await connector.provision(chatUser, existing: existing)
+            }
+            try await store.save(account)
+            return existing == nil ? "created \(job.connector) account \(account.username) (\(account.chatUserID))" : "\(job.connector) account \(account.username) is up to date"
+        }
+    }
+}

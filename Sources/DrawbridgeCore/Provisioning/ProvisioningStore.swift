@@ -1,0 +1,157 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The outbox and the account links, in Drawbridge's schema (`migrations/0003_provisioning.sql`).
+/// Jobs are claimed with a lease under `FOR UPDATE SKIP LOCKED`, so any number of replicas share the queue
+/// and a job whose worker died is taken up again when its lease runs out.
+public struct ProvisioningStore: Sendable {
+    let client: PostgresClient
+    let schema: String
+    let logger: Logger
+
+    public init(client: PostgresClient, schema: String, logger: Logger) {
+        self.client = client
+        self.schema = SQLIdentifier.quote(schema)
+        self.logger = logger
+    }
+
+    private var jobs: String { schema + ".provisioning_jobs" }
+    private var accounts: String { schema + ".chat_accounts" }
+    private static let jobColumns = "id, connector, action, platform_user_id, user_login, state, attempts, max_attempts, next_attempt_at, last_error, result, created_at"
+
+    /// Adds a pending job (or returns the one already pending for the same user, connector and action).
+    @discardableResult
+    public func enqueue(connector: String, action: ProvisioningJob.Action, platformUserID: String, login: String, maxAttempts: Int) async throws -> Int64 {
+        let rows = try await client.query(
+            """
+            WITH inserted AS (
+                INSERT INTO \(unescaped: jobs) (connector, action, platform_user_id, user_login, max_attempts)
+                VALUES (\(connector), \(action.rawValue), \(platformUserID), \(login), \(maxAttempts))
+                ON CONFLICT (connector, platform_user_id, action) WHERE state = 'pending' DO NOTHING RETURNING id
+            )
+            SELECT id FROM inserted
+            UNION ALL SELECT id FROM \(unescaped: jobs) WHERE connector = \(connector) AND platform_user_id = \(platformUserID) AND action = \(action.rawValue) AND state = 'pending'
+            LIMIT 1
+            """,
+            logger: logger
+        )
+        for try await id in rows.decode(Int64.self) { return id }
+        throw ProvisioningStoreError.enqueueFailed
+    }
+
+    /// Takes up to `limit` due jobs for this worker, leasing them for `lease`.
+    public func claim(limit: Int, lease: Duration) async throws -> [ProvisioningJob] {
+        let rows = try await client.query(
+            """
+            UPDATE \(unescaped: jobs) SET locked_until = now() + make_interval(secs => \(Double(lease.wholeSeconds))), attempts = attempts + 1, updated_at = now()
+            WHERE id IN (
+                SELECT id FROM \(unescaped: jobs)
+                WHERE state = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
+                ORDER BY next_attempt_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED
+            )
+            RETURNING \(unescaped: Self.jobColumns)
+            """,
+            logger: logger
+        )
+        return try await Self.decodeJobs(rows)
+    }
+
+    public func complete(_ job: ProvisioningJob, result: String) async throws {
+        try await client.query(
+            "UPDATE \(unescaped: jobs) SET state = 'done', result = \(result), last_error = NULL, locked_until = NULL, done_at = now(), updated_at = now() WHERE id = \(job.id)",
+            logger: logger
+        )
+    }
+
+    /// Records a failure: retried after `retryAfter`, or failed for good (`retryAfter` nil, or attempts used up).
+    public func fail(_ job: ProvisioningJob, error: String, retryAfter: Duration?) async throws {
+        let final = retryAfter == nil || job.attempts >= job.maxAttempts
+        let delay = retryAfter.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 } ?? 0
+        try await client.query(
+            """
+            UPDATE \(unescaped: jobs) SET last_error = \(String(error.prefix(2000))), locked_until = NULL, updated_at = now(),
+                state = \(final ? "failed" : "pending"), next_attempt_at = now() + make_interval(secs => \(delay))
+            WHERE id = \(job.id)
+            """,
+            logger: logger
+        )
+    }
+
+    public func job(id: Int64) async throws -> ProvisioningJob? {
+        try await Self.decodeJobs(try await client.query("SELECT \(unescaped: Self.jobColumns) FROM \(unescaped: jobs) WHERE id = \(id)", logger: logger)).first
+    }
+
+    public func jobs(state: ProvisioningJob.State?, limit: Int = 100) async throws -> [ProvisioningJob] {
+        let filter = state.map { "WHERE state = '\($0.rawValue)'" } ?? ""
+        return try await Self.decodeJobs(try await client.query(
+            "SELECT \(unescaped: Self.jobColumns) FROM \(unescaped: jobs) \(unescaped: filter) ORDER BY id DESC LIMIT \(limit)", logger: logger))
+    }
+
+    /// Counts by connector and state, and the oldest pending job's age.
+    public func summary() async throws -> [(connector: String, state: String, count: Int, oldest: Date?)] {
+        let rows = try await client.query(
+            "SELECT connector, state, count(*)::int, min(created_at) FILTER (WHERE state = 'pending') FROM \(unescaped: jobs) GROUP BY 1, 2 ORDER BY 1, 2",
+            logger: logger
+        )
+        var result: [(String, String, Int, Date?)] = []
+        for try await row in rows.decode((String, String, Int, Date?).self) { result.append(row) }
+        return result
+    }
+
+    /// Failed jobs become pending again, with their attempts reset; returns how many.
+    public func retryFailed(connector: String? = nil) async throws -> Int {
+        let rows = try await client.query(
+            """
+            UPDATE \(unescaped: jobs) SET state = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
+            WHERE state = 'failed' AND (\(connector)::text IS NULL OR connector = \(connector))
+              AND NOT EXISTS (SELECT 1 FROM \(unescaped: jobs) p WHERE p.state = 'pending' AND p.connector = \(unescaped: jobs).connector
+                              AND p.platform_user_id = \(unescaped: jobs).platform_user_id AND p.action = \(unescaped: jobs).action)
+            RETURNING 1
+            """,
+            logger: logger
+        )
+        return try await rows.collect().count
+    }
+
+    public func account(connector: String, platformUserID: String) async throws -> ChatAccount? {
+        let rows = try await client.query(
+            "SELECT chat_user_id, username, email, name, active FROM \(unescaped: accounts) WHERE connector = \(connector) AND platform_user_id = \(platformUserID)",
+            logger: logger
+        )
+        for try await (chatID, username, email, name, active) in rows.decode((String, String, String?, String?, Bool).self) {
+            return ChatAccount(connector: connector, platformUserID: platformUserID, chatUserID: chatID, username: username, email: email, name: name, active: active)
+        }
+        return nil
+    }
+
+    public func save(_ account: ChatAccount) async throws {
+        try await client.query(
+            """
+            INSERT INTO \(unescaped: accounts) (connector, platform_user_id, chat_user_id, username, email, name, active)
+            VALUES (\(account.connector), \(account.platformUserID), \(account.chatUserID), \(account.username), \(account.email), \(account.name), \(account.active))
+            ON CONFLICT (connector, platform_user_id) DO UPDATE SET chat_user_id = EXCLUDED.chat_user_id, username = EXCLUDED.username,
+                email = EXCLUDED.email, name = EXCLUDED.name, active = EXCLUDED.active, updated_at = now()
+            """,
+            logger: logger
+        )
+    }
+
+    private static func decodeJobs(_ rows: PostgresRowSequence) async throws -> [ProvisioningJob] {
+        var result: [ProvisioningJob] = []
+        for try await (id, connector, action, user, login, state, attempts, maxAttempts, next, error, outcome, created) in rows.decode(
+            (Int64, String, String, String, String, String, Int, Int, Date, String?, String?, Date).self
+        ) {
+            result.append(ProvisioningJob(
+                id: id, connector: connector, action: ProvisioningJob.Action(rawValue: action) ?? .provision, platformUserID: user,
+                userLogin: login, state: ProvisioningJob.State(rawValue: state) ?? .pending, attempts: attempts, maxAttempts: maxAttempts,
+                nextAttemptAt: next, lastError: error, result: outcome, createdAt: created
+            ))
+        }
+        return result
+    }
+}
+
+enum ProvisioningStoreError: Error {
+    case enqueueFailed
+}

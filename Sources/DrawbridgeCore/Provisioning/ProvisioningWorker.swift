@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Works the outbox inside `drawbridge serve`: claims due jobs, runs them a few at a time, retries
+/// failures with back-off, and gives up (visibly, as `failed`) after a job's attempts are used.
+/// Several replicas run this at once; the claim query keeps each job with one worker.
+public final class ProvisioningWorker: Service, Sendable {
+    let provisioner: Provisioner
+    let settings: ProvisioningSettings
+    let logger: Logger
+    /// Wakes the loop at once when this replica enqueues a job (a sign-in waiting for its account).
+    private let wake: AsyncStream<Void>.Continuation
+    private let wakeups: Mutex<AsyncStream<Void>?>
+
+    public init(provisioner: Provisioner, settings: ProvisioningSettings, logger: Logger) {
+        self.provisioner = provisioner
+        self.settings = settings
+        self.logger = logger
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        self.wake = continuation
+        self.wakeups = Mutex(stream)
+    }
+
+    public func nudge() {
+        wake.yield()
+    }
+
+    public func run() async throws {
+        guard let stream = wakeups.withLock({ stream -> AsyncStream<Void>? in defer { stream = nil }; return stream }) else { return }
+        let (wake, pollInterval) = (self.wake, settings.pollInterval)
+        try await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                // The poll: wakes the loop now and then for jobs other replicas queued or that came due.
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: pollInterval)
+                        wake.yield()
+                    }
+                }
+                for await _ in stream {
+                    while !Task.isCancelled, await self.runDueJobs() > 0 {}
+                }
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// Claims and runs one batch; returns how many jobs it ran.
+    @discardableResult
+    public func runDueJobs() async -> Int {
+        let jobs: [ProvisioningJob]
+        do {
+            jobs = try await provisioner.store.claim(limit: settings.concurrency, lease: settings.lease)
+        } catch {
+            logger.warning("cannot claim provisioning jobs", metadata: ["error": "\(PostgresErrorText.describe(error))"])
+            return 0
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for job in jobs {
+                group.addTask { await self.execute(job) }
+            }
+        }
+        return jobs.count
+    }
+
+    func execute(_ job: ProvisioningJob) async {
+        let metadata: Logger.Metadata = ["job": "\(job.id)", "connector": "\(job.connector)", "action": "\(job.action.rawValue)", "user_id": "\(job.platformUserID)"]
+        do {
+            let result = try await provisioner.run(job)
+            try await provisioner.store.complete(job, result: result)
+            logger.info("provisioning job done", metadata: metadata.merging(["result": "\(result)"]) { $1 })
+        } catch let error as ConnectorError {
+            let retry: Duration? = if case .unavailable = error { RetrySchedule.delay(afterAttempt: job.attempts) } else { nil }
+            logger.warning("provisioning job failed", metadata: metadata.merging(["error": "\(error)", "retry": "\(retry.map { "\($0)" } ?? "no")"]) { $1 })
+            try? await provisioner.store.fail(job, error: error.description, retryAfter: retry)
+        } catch {
+            // Database trouble and the like: worth another try.
+            let retry = RetrySchedule.delay(afterAttempt: job.attempts)
+            logger.warning("provisioning job failed", metadata: metadata.merging(["error": "\(PostgresErrorText.describe(error))"]) { $1 })
+            try? await provisioner.store.fail(job, error: PostgresErrorText.describe(error), retryAfter: retry)
+        }
+    }
+}
+
+public struct ProvisioningSettings: Sendable {
+    /// How long a first sign-in waits for its chat account before going on regardless.
+    public var waitBudget: Duration
+    public var maxAttempts: Int
+    public var concurrency: Int
+    public var pollInterval: Duration
+    /// How long a claimed job is this worker's before another may take it up.
+    public var lease: Duration
+
+    public init(waitBudget: Duration = .seconds(2), maxAttempts: Int = 10, concurrency: Int = 8, pollInterval: Duration = .seconds(1), lease: Duration = .seconds(60)) {
+        self.waitBudget = waitBudget
+        self.maxAttempts = maxAttempts
+        self.concurrency = concurrency
+        self.pollInterval = pollInterval
+        self.lease = lease
+    }
+}
