@@ -11,6 +11,14 @@ public enum PostgresErrorText {
         if let underlying = error.underlying {
             return String(describing: underlying)
         }
-        return String(describing: error.code)
+        let code = String(describing: error.code)
+        switch code {
+        case "authMechanismRequiresPassword":
+            return "the server asks for a password and the URL has none (postgres://user:password@host/db, or a *_FILE secret)"
+        case "unsupportedAuthMechanism":
+            return "the server asks for an authentication method Drawbridge does not support (use scram-sha-256, md5 or trust)"
+        default:
+            return code
+        }
     }
 }
