@@ -31,13 +31,14 @@ extension AppDependencies {
             algorithm: SigningAlgorithm(rawValue: configuration.keys.algorithm) ?? .rs256,
             publishRetiredFor: max(configuration.oauth.idTokenLifetime, configuration.oauth.accessTokenLifetime) + .seconds(300)
         )
+        let grants = PostgresGrantStore(client: database, schema: schema, logger: logger)
         let oauth = OAuthService(
             settings: configuration.oauth, issuer: configuration.publicURL.description,
             clients: CachingClientStore(PostgresClientStore(client: database, schema: schema, logger: logger), lifetime: configuration.oauth.cacheLifetime),
-            grants: PostgresGrantStore(client: database, schema: schema, logger: logger),
+            grants: grants,
             directory: directory, keys: keyRing, authenticator: authenticator, logger: logger
         )
-        var services: [any Service] = [database, platform, pool, SessionReaper(store: sessions, logger: logger)]
+        var services: [any Service] = [database, platform, pool, SessionReaper(store: sessions, grants: grants, logger: logger)]
         var provisioning: ProvisioningService?
         if !configuration.provisioning.connectors.isEmpty {
             let store = ProvisioningStore(client: database, schema: schema, logger: logger)

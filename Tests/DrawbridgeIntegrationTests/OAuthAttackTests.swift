@@ -1,4 +1,5 @@
 import DrawbridgeCore
+import DrawbridgeServer
 import Foundation
 import Testing
 
@@ -109,7 +110,7 @@ import Testing
     }
 
     @Test func revokedAndExpiredTokensAreRefused() async throws {
-        try await OAuthTestSupport.withGateway(configure: { $0.oauth.accessTokenLifetime = .seconds(1) }) { browser, dependencies, _ in
+        try await OAuthTestSupport.withGateway(configure: { $0.oauth.accessTokenLifetime = .seconds(1) }) { browser, dependencies, databases in
             let secret = try #require(try await OAuthTestSupport.register(dependencies, id: "token-client", redirectURIs: [Self.redirect]))
             let tokens = OAuthTestSupport.json(try await Self.exchange(browser, client: "token-client", secret: secret, code: try await Self.code(browser, client: "token-client")))
             let access = try #require(tokens["access_token"] as? String)
@@ -118,6 +119,11 @@ import Testing
             try await Task.sleep(for: .milliseconds(2100))
             let expired = try await browser.get("/api/v4/user", headers: [("Authorization", "Bearer \(access)")])
             #expect(expired.status == 401)
+            // The reaper's clean-up removes the expired access token's row (the refresh token still lives).
+            let tokenRows = "SELECT count(*)::text FROM drawbridge.oauth_tokens"
+            let before = try await TestDatabases.strings(tokenRows, on: databases.drawbridgeURL)
+            #expect(try await dependencies.oauth.grants.deleteExpired() == 1)
+            #expect(try await TestDatabases.strings(tokenRows, on: databases.drawbridgeURL) == [String((Int(before.first ?? "0") ?? 0) - 1)])
             #expect(expired.header("WWW-Authenticate")?.contains(#"error="invalid_token""#) == true)
 
             let refreshed = OAuthTestSupport.json(try await OAuthTestSupport.tokenRequest(

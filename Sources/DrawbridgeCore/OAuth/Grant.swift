@@ -100,6 +100,10 @@ public protocol GrantStore: Sendable {
     func hasConsent(userID: String, clientID: String, scope: Scope) async throws -> Bool
     func recordConsent(userID: String, clientID: String, scope: Scope) async throws
 
+    /// Deletes codes and tokens past their expiry (rotated and revoked ones included: once expired they can
+    /// no longer be replayed, so nothing is lost); returns how many rows went.
+    func deleteExpired() async throws -> Int
+
     /// The stable non-zero integer id for a platform user (the GitLab `id`).
     func numericID(forPlatformID platformID: String) async throws -> Int64
 }

@@ -59,9 +59,13 @@ public struct OAuthService: Sendable {
     }
 
     /// The current platform user behind a session or grant, if they may still use the service.
+    /// Always read afresh (grants are issued on it); the answer also refreshes the cache the token-use paths
+    /// read, so the user call that follows a token exchange costs no second look-up.
     public func activeUser(id: String, login: String) async throws -> PlatformUser? {
-        guard let user = try await directory.user(id: id, login: login), user.isActive else { return nil }
-        return user
+        let found = try await directory.user(id: id, login: login)
+        let active = found.flatMap { $0.isActive ? $0 : nil }
+        userCache.store(active, for: id)
+        return active
     }
 
     // MARK: Token endpoint

@@ -146,6 +146,19 @@ public final class PostgresGrantStore: GrantStore {
         return try await rows.collect().count
     }
 
+    public func deleteExpired() async throws -> Int {
+        let rows = try await client.query(
+            """
+            WITH codes AS (DELETE FROM \(unescaped: codes) WHERE expires_at < now() RETURNING 1),
+                 tokens AS (DELETE FROM \(unescaped: tokens) WHERE expires_at < now() RETURNING 1)
+            SELECT (SELECT count(*) FROM codes) + (SELECT count(*) FROM tokens)
+            """,
+            logger: logger
+        )
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
+    }
+
     public func hasConsent(userID: String, clientID: String, scope: Scope) async throws -> Bool {
         let rows = try await client.query("SELECT scopes FROM \(unescaped: consents) WHERE user_id = \(userID) AND client_id = \(clientID)", logger: logger)
         for try await scopes in rows.decode([String].self) {

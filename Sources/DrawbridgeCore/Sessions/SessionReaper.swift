@@ -1,14 +1,17 @@
 import Logging
 import ServiceLifecycle
 
-/// Deletes expired sessions now and then, so the table holds only live ones. Safe on every replica at once.
+/// Deletes expired sessions, codes and tokens now and then, so those tables hold only live rows.
+/// Safe on every replica at once.
 public struct SessionReaper: Service {
     let store: any SessionStore
+    let grants: (any GrantStore)?
     let interval: Duration
     let logger: Logger
 
-    public init(store: any SessionStore, interval: Duration = .seconds(600), logger: Logger) {
+    public init(store: any SessionStore, grants: (any GrantStore)? = nil, interval: Duration = .seconds(600), logger: Logger) {
         self.store = store
+        self.grants = grants
         self.interval = interval
         self.logger = logger
     }
@@ -16,10 +19,13 @@ public struct SessionReaper: Service {
     public func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                let removed = try await store.deleteExpired()
-                if removed > 0 { logger.info("removed expired sessions", metadata: ["count": "\(removed)"]) }
+                let sessions = try await store.deleteExpired()
+                let grantRows = try await grants?.deleteExpired() ?? 0
+                if sessions + grantRows > 0 {
+                    logger.info("removed expired state", metadata: ["sessions": "\(sessions)", "codes_and_tokens": "\(grantRows)"])
+                }
             } catch {
-                logger.warning("could not remove expired sessions", metadata: ["error": "\(PostgresErrorText.describe(error))"])
+                logger.warning("could not remove expired state", metadata: ["error": "\(PostgresErrorText.describe(error))"])
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
