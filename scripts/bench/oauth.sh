@@ -33,10 +33,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 BENCH="$ROOT/scripts/bench"
 PROG="bench/oauth.sh"
+# shellcheck source=scripts/bench/lib.sh
+source "$BENCH/lib.sh"
 
-die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
-step() { printf '==> %s\n' "$*" >&2; }
-positive() { if ! [[ "$2" =~ ^[0-9]+$ ]] || ((10#$2 == 0)); then die "$1 must be a positive integer, got '$2'"; fi; }
 
 OUT="${DRAWBRIDGE_BENCH_OUT:-/tmp/drawbridge-oauth-bench-$(date -u +%Y%m%dT%H%M%SZ)}"
 USERS="${BENCH_USERS:-10000}"
@@ -244,54 +243,8 @@ for c in "${CONNECTIONS[@]}"; do
 done
 sleep 3
 
-# --- quiet machine, CPU split, wrk helpers (as run.sh) -------------------------------------------------
-machine_busy() {
-    local a b
-    a="$(head -n 1 /proc/stat)"; sleep "$1"; b="$(head -n 1 /proc/stat)"
-    printf '%s\n%s\n' "$a" "$b" | awk '
-        { busy[NR] = $2 + $3 + $4 + $7 + $8 + $9; all[NR] = busy[NR] + $5 + $6 }
-        END { d = all[2] - all[1]; printf "%.0f", (d > 0 ? 100 * (busy[2] - busy[1]) / d : 0) }'
-}
-QUIET_WAITED=0
-wait_quiet() {
-    while :; do
-        BUSY_BEFORE="$(machine_busy 3)"
-        check_server "while waiting for a quiet machine before $1"
-        ((BUSY_BEFORE > QUIET_MAX)) || return 0
-        if ((QUIET_WAITED >= QUIET_WAIT)); then
-            printf 'WARNING: %s: machine %s%% busy with other work, wait budget spent; measuring anyway\n' "$1" "$BUSY_BEFORE" | tee -a "$OUT/notes.txt" >&2
-            return 0
-        fi
-        step "Machine is ${BUSY_BEFORE}% busy; waiting before $1"
-        sleep 7; QUIET_WAITED=$((QUIET_WAITED + 10))
-    done
-}
-snapshot() {
-    local window=$(($2 > 6 ? $2 - 4 : $2))
-    (
-        sleep $(($2 > 6 ? 2 : 0))
-        python3 "$BENCH/cpu-split.py" "$SERVER_PID" "$window" >"$OUT/cpu-$1.txt" 2>&1 &
-        sleep $((window / 2 > 3 ? window / 2 - 3 : 0))
-        top -b -d 5 -n 2 -w 200 >"$OUT/top-$1.txt" 2>&1
-        wait
-    ) &
-    BACKGROUND_PIDS+=($!)
-}
-wait_background() { local pid; for pid in "${BACKGROUND_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done; BACKGROUND_PIDS=(); }
-cpu_line() {
-    [[ -s "$OUT/cpu-$1.txt" ]] || return 0
-    local other
-    other="$(sed -n 's/.*, other \([0-9]*\)%.*/\1/p' "$OUT/cpu-$1.txt")"
-    printf '    cpu: %s%s\n' "$(paste -sd ';' "$OUT/cpu-$1.txt" | sed 's/;/; /g')" \
-        "$( ((${other:-0} > QUIET_MAX * CORES)) && printf '  [DISTURBED: other work used %s%% of a core]' "$other")"
-}
-code_count() { awk -v c="$1" '$1 == c { n += $2 } END { print n + 0 }' "$2"; }
 non_count() { awk -v c="$1" '$1 != c && $1 ~ /^[0-9]+$/ { n += $2 } END { print n + 0 }' "$2"; }
-wrk_seconds() { sed -n 's/.* requests in \([0-9.]*\)\(m\{0,1\}s\),.*/\1 \2/p' "$1" | awk '{ print ($2 == "ms") ? $1 / 1000 : $1 }'; }
 wrk_requests() { sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$1"; }
-wrk_errors() { sed -n 's/^ *Socket errors: *//p' "$1"; }
-per_second() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", ((s > 0) ? n / s : 0) }'; }
-latency_pct() { awk -v p="$1" '$1 == p { print $2 }' "$2"; }
 
 # run_wrk NAME CONNECTIONS SCRIPT PATH [ENV=VALUE...]: one wrk run with a CPU split.
 run_wrk() {
