@@ -109,6 +109,35 @@ import Testing
         }
     }
 
+    @Test func aRefreshMayNarrowTheScopeButNeverWidenIt() async throws {
+        try await OAuthTestSupport.withGateway { browser, dependencies, _ in
+            let secret = try #require(try await OAuthTestSupport.register(dependencies, id: "scope-client", redirectURIs: [Self.redirect]))
+            let code = try await Self.code(browser, client: "scope-client", extra: "&scope=openid%20read_user%20email")
+            let first = OAuthTestSupport.json(try await Self.exchange(browser, client: "scope-client", secret: secret, code: code))
+            #expect(first["scope"] as? String == "email openid read_user" || first["scope"] as? String == "openid read_user email", "\(first)")
+            var refreshToken = try #require(first["refresh_token"] as? String)
+            func refresh(scope: String?) async throws -> WebResponse {
+                var form = ["grant_type": "refresh_token", "refresh_token": refreshToken]
+                form["scope"] = scope
+                return try await OAuthTestSupport.tokenRequest(browser, form, basic: ("scope-client", secret))
+            }
+            // Wider than granted: invalid_scope, and the refresh token still works (nothing was rotated).
+            let wider = try await refresh(scope: "openid read_user email profile")
+            #expect(wider.status == 400)
+            #expect(Self.error(wider) == "invalid_scope")
+            let narrowed = try await refresh(scope: "read_user")
+            #expect(narrowed.status == 200, "\(narrowed.body)")
+            let body = OAuthTestSupport.json(narrowed)
+            #expect(body["scope"] as? String == "read_user")
+            #expect(body["id_token"] == nil, "no openid, no id_token")
+            refreshToken = try #require(body["refresh_token"] as? String)
+            // The narrowed grant is what the next refresh continues from: it cannot win email back.
+            #expect(Self.error(try await refresh(scope: "read_user email")) == "invalid_scope")
+            let access = try #require(body["access_token"] as? String)
+            #expect(try await browser.get("/api/v4/user", headers: [("Authorization", "Bearer \(access)")]).status == 200)
+        }
+    }
+
     @Test func revokedAndExpiredTokensAreRefused() async throws {
         try await OAuthTestSupport.withGateway(configure: { $0.oauth.accessTokenLifetime = .seconds(1) }) { browser, dependencies, databases in
             let secret = try #require(try await OAuthTestSupport.register(dependencies, id: "token-client", redirectURIs: [Self.redirect]))

@@ -84,13 +84,15 @@ public protocol GrantStore: Sendable {
     func redeemCode(_ code: SecretToken) async throws -> CodeRedemption
 
     /// Issues an access token (and a refresh token if `refreshLifetime` is given) in one family.
-    func issueTokens(familyID: UUID, clientID: String, userID: String?, userLogin: String?, scope: Scope, codeHash: [UInt8]?,
+    func issueTokens(familyID: UUID, clientID: String, userID: String?, userLogin: String?, scope: Scope,
                      sessionHash: [UInt8]?, authTime: Date?, accessLifetime: Duration, refreshLifetime: Duration?) async throws -> IssuedTokens
 
     func token(_ token: SecretToken) async throws -> TokenGrant?
 
-    /// Rotates a refresh token: marks it rotated and returns its grant, or tells why it cannot be used.
-    func rotateRefreshToken(_ token: SecretToken, clientID: String, reuseGrace: Duration) async throws -> RefreshRotation
+    /// Rotates a refresh token and, in the same statement, issues its successors (narrowed to `scope` when
+    /// given, which must be within the grant's), or tells why it cannot be used.
+    func rotateRefreshToken(_ token: SecretToken, clientID: String, scope: Scope?, reuseGrace: Duration,
+                            accessLifetime: Duration, refreshLifetime: Duration) async throws -> RefreshRotation
 
     /// Revokes one token; a refresh token takes its whole family with it. False when unknown or not the client's.
     func revoke(_ token: SecretToken, clientID: String) async throws -> Bool
@@ -114,9 +116,24 @@ public enum CodeRedemption: Sendable, Equatable {
     case unknown
 }
 
-public enum RefreshRotation: Sendable, Equatable {
-    case rotated(TokenGrant)
-    /// Reused after the grace window (or revoked): the family is now revoked.
+public enum RefreshRotation: Sendable {
+    /// The old token is rotated; `issued` are its successors, in the same family.
+    case rotated(IssuedTokens)
+    /// Reused after the grace window: the family is now revoked.
     case reuseDetected
+    /// The requested scope is wider than the grant's; nothing was rotated.
+    case scopeTooWide
     case invalid
+}
+
+/// Token families. A code exchange's family is derived from the code, so a replayed code can revoke
+/// every token issued from it through the family index, without an index on the code of its own.
+public enum TokenFamily {
+    public static func forCode(hash: [UInt8]) -> UUID {
+        var bytes = Array(hash.prefix(16))
+        bytes[6] = (bytes[6] & 0x0F) | 0x80  // RFC 9562 version 8: custom
+        bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 9562 variant
+        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+    }
 }

@@ -48,7 +48,7 @@ public struct OAuthService: Sendable {
         case .token:
             let issued = try await grants.issueTokens(
                 familyID: UUID(), clientID: request.client.clientID, userID: user.id, userLogin: user.login, scope: request.scope,
-                codeHash: nil, sessionHash: sessionToken.digest, authTime: session.createdAt,
+                sessionHash: sessionToken.digest, authTime: session.createdAt,
                 accessLifetime: settings.accessTokenLifetime, refreshLifetime: nil
             )
             return RedirectURIBuilder.build(request.redirectURI, parameters: [
@@ -94,34 +94,37 @@ public struct OAuthService: Sendable {
             guard let user = try await activeUser(id: grant.userID, login: grant.userLogin) else {
                 throw OAuthError(.invalidGrant, "the user may no longer sign in")
             }
-            return try await issue(client: client, user: user, scope: grant.scope, codeHash: codeHash, sessionHash: grant.sessionHash,
-                                   authTime: grant.authTime, nonce: grant.nonce, familyID: UUID())
+            return try await issue(client: client, user: user, scope: grant.scope, sessionHash: grant.sessionHash,
+                                   authTime: grant.authTime, nonce: grant.nonce, familyID: TokenFamily.forCode(hash: codeHash))
         }
     }
 
     public func refresh(_ tokenValue: String?, requestedScope: String?, client: OAuthClient) async throws -> TokenResponse {
         guard client.allows(.refreshToken) else { throw OAuthError(.unauthorizedClient, "this client may not use refresh tokens") }
         guard let tokenValue, let token = SecretToken(presented: tokenValue) else { throw OAuthError(.invalidGrant, "the refresh token is missing or malformed") }
-        switch try await grants.rotateRefreshToken(token, clientID: client.clientID, reuseGrace: settings.refreshReuseGrace) {
+        var narrowed: Scope?
+        if let requestedScope, !Scope(requestedScope).isEmpty { narrowed = Scope(requestedScope) }
+        let rotation = try await grants.rotateRefreshToken(
+            token, clientID: client.clientID, scope: narrowed, reuseGrace: settings.refreshReuseGrace,
+            accessLifetime: settings.accessTokenLifetime, refreshLifetime: settings.refreshTokenLifetime
+        )
+        switch rotation {
         case .invalid:
             throw OAuthError(.invalidGrant, "the refresh token is unknown, expired or revoked")
+        case .scopeTooWide:
+            throw OAuthError(.invalidScope, "a refresh cannot widen the scope")
         case .reuseDetected:
             tokenCache.removeAll()
             throw OAuthError(.invalidGrant, "the refresh token was already used; every token of this grant is revoked")
-        case .rotated(let grant):
-            var scope = grant.scope
-            if let requestedScope, !Scope(requestedScope).isEmpty {
-                let narrowed = Scope(requestedScope)
-                guard narrowed.isSubset(of: grant.scope) else { throw OAuthError(.invalidScope, "a refresh cannot widen the scope") }
-                scope = narrowed
-            }
+        case .rotated(let issued):
+            // The successors already exist (one statement did it all); a user who may no longer sign in never sees them.
+            let grant = issued.grant
             guard let userID = grant.userID, let login = grant.userLogin, let user = try await recentActiveUser(id: userID, login: login) else {
                 try await grants.revokeFamily(grant.familyID)
                 tokenCache.removeAll()
                 throw OAuthError(.invalidGrant, "the user may no longer sign in")
             }
-            return try await issue(client: client, user: user, scope: scope, codeHash: nil, sessionHash: grant.sessionHash,
-                                   authTime: grant.authTime, nonce: nil, familyID: grant.familyID)
+            return try await response(for: issued, client: client, user: user, nonce: nil)
         }
     }
 
@@ -132,7 +135,7 @@ public struct OAuthService: Sendable {
         guard case .success(let user) = try await authenticator.authenticate(typedName: username, password: password) else {
             throw OAuthError(.invalidGrant, "incorrect user name or password")
         }
-        return try await issue(client: client, user: user, scope: scope, codeHash: nil, sessionHash: nil, authTime: Date(), nonce: nil, familyID: UUID())
+        return try await issue(client: client, user: user, scope: scope, sessionHash: nil, authTime: Date(), nonce: nil, familyID: UUID())
     }
 
     public func clientCredentials(requestedScope: String?, client: OAuthClient) async throws -> TokenResponse {
@@ -142,20 +145,26 @@ public struct OAuthService: Sendable {
         let scope = try Scope.granted(requested: requestedScope, settings: settings)
         guard !scope.contains("openid") else { throw OAuthError(.invalidScope, "openid needs a user") }
         let issued = try await grants.issueTokens(
-            familyID: UUID(), clientID: client.clientID, userID: nil, userLogin: nil, scope: scope, codeHash: nil, sessionHash: nil,
+            familyID: UUID(), clientID: client.clientID, userID: nil, userLogin: nil, scope: scope, sessionHash: nil,
             authTime: nil, accessLifetime: settings.accessTokenLifetime, refreshLifetime: nil
         )
         return TokenResponse(accessToken: issued.accessToken.value, expiresIn: Int32(settings.accessTokenLifetime.wholeSeconds),
                              refreshToken: nil, scope: scope.description, createdAt: Int64(issued.grant.createdAt.timeIntervalSince1970), idToken: nil)
     }
 
-    private func issue(client: OAuthClient, user: PlatformUser, scope: Scope, codeHash: [UInt8]?, sessionHash: [UInt8]?,
+    private func issue(client: OAuthClient, user: PlatformUser, scope: Scope, sessionHash: [UInt8]?,
                        authTime: Date?, nonce: String?, familyID: UUID) async throws -> TokenResponse {
         let issued = try await grants.issueTokens(
-            familyID: familyID, clientID: client.clientID, userID: user.id, userLogin: user.login, scope: scope, codeHash: codeHash,
+            familyID: familyID, clientID: client.clientID, userID: user.id, userLogin: user.login, scope: scope,
             sessionHash: sessionHash, authTime: authTime, accessLifetime: settings.accessTokenLifetime,
             refreshLifetime: client.allows(.refreshToken) ? settings.refreshTokenLifetime : nil
         )
+        return try await response(for: issued, client: client, user: user, nonce: nonce)
+    }
+
+    /// The token endpoint's answer for freshly issued tokens, with an id_token when the scope has `openid`.
+    private func response(for issued: IssuedTokens, client: OAuthClient, user: PlatformUser, nonce: String?) async throws -> TokenResponse {
+        let scope = issued.grant.scope, sessionHash = issued.grant.sessionHash, authTime = issued.grant.authTime
         var idToken: String?
         if scope.contains("openid") {
             let profile = try await self.profile(of: user)

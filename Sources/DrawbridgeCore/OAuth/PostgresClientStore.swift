@@ -5,11 +5,13 @@ import PostgresNIO
 public struct PostgresClientStore: ClientStore {
     let client: PostgresClient
     let table: String
+    let tokens: String
     let logger: Logger
 
     public init(client: PostgresClient, schema: String, logger: Logger) {
         self.client = client
         self.table = SQLIdentifier.quote(schema) + ".oauth_clients"
+        self.tokens = SQLIdentifier.quote(schema) + ".oauth_tokens"
         self.logger = logger
     }
 
@@ -55,7 +57,14 @@ public struct PostgresClientStore: ClientStore {
     }
 
     public func remove(id: String) async throws -> Bool {
-        let rows = try await client.query("DELETE FROM \(unescaped: table) WHERE client_id = \(id) RETURNING 1", logger: logger)
+        // Tokens have no foreign key to their client (it slowed every token write), so they go here, together.
+        let rows = try await client.query(
+            """
+            WITH tokens AS (DELETE FROM \(unescaped: tokens) WHERE client_id = \(id))
+            DELETE FROM \(unescaped: table) WHERE client_id = \(id) RETURNING 1
+            """,
+            logger: logger
+        )
         return try await rows.collect().count == 1
     }
 

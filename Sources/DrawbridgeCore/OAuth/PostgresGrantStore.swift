@@ -56,25 +56,30 @@ public final class PostgresGrantStore: GrantStore {
             return .redeemed(grant, codeHash: Array(hash), expired: expired)
         }
         // Not redeemable: a replay if the code exists (used before), else unknown.
-        let replayed = try await client.query("SELECT 1 FROM \(unescaped: codes) WHERE code_hash = \(hash)", logger: logger).collect()
-        guard !replayed.isEmpty else { return .unknown }
-        try await client.query("UPDATE \(unescaped: tokens) SET revoked_at = now() WHERE code_hash = \(hash) AND revoked_at IS NULL", logger: logger)
-        return .replayed
+        let family = TokenFamily.forCode(hash: Array(hash))
+        let replayed = try await client.query(
+            """
+            WITH code AS (SELECT 1 FROM \(unescaped: codes) WHERE code_hash = \(hash)),
+                 revoked AS (UPDATE \(unescaped: tokens) SET revoked_at = now() WHERE family_id = \(family) AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM code))
+            SELECT 1 FROM code
+            """,
+            logger: logger
+        ).collect()
+        return replayed.isEmpty ? .unknown : .replayed
     }
 
     public func issueTokens(
-        familyID: UUID, clientID: String, userID: String?, userLogin: String?, scope: Scope, codeHash: [UInt8]?,
+        familyID: UUID, clientID: String, userID: String?, userLogin: String?, scope: Scope,
         sessionHash: [UInt8]?, authTime: Date?, accessLifetime: Duration, refreshLifetime: Duration?
     ) async throws -> IssuedTokens {
         let access = SecretToken()
         let refresh = refreshLifetime.map { _ in SecretToken() }
-        let code = codeHash.map { Data($0) }
         let session = sessionHash.map { Data($0) }
         // One statement for both rows; the refresh row is simply absent when the client may not refresh.
         let rows = try await client.query(
             """
-            INSERT INTO \(unescaped: tokens) (token_hash, kind, family_id, client_id, user_id, user_login, scope, code_hash, session_hash, auth_time, expires_at)
-            SELECT t.hash, t.kind, \(familyID), \(clientID), \(userID), \(userLogin), \(scope.description), \(code), \(session), \(authTime),
+            INSERT INTO \(unescaped: tokens) (token_hash, kind, family_id, client_id, user_id, user_login, scope, session_hash, auth_time, expires_at)
+            SELECT t.hash, t.kind, \(familyID), \(clientID), \(userID), \(userLogin), \(scope.description), \(session), \(authTime),
                    now() + make_interval(secs => t.lifetime)
             FROM (VALUES (\(Data(access.digest)), 'access', \(Double(accessLifetime.wholeSeconds))),
                          (\(refresh.map { Data($0.digest) }), 'refresh', \(Double(refreshLifetime?.wholeSeconds ?? 0)))) AS t(hash, kind, lifetime)
@@ -103,28 +108,56 @@ public final class PostgresGrantStore: GrantStore {
         return try await Self.decodeGrants(rows).first
     }
 
-    public func rotateRefreshToken(_ token: SecretToken, clientID: String, reuseGrace: Duration) async throws -> RefreshRotation {
-        let hash = Data(token.digest)
-        // One statement: lock the row, remember whether (and when) it was rotated before, mark it rotated.
-        let columns = Self.tokenColumns.split(separator: ",").map { "t." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+    public func rotateRefreshToken(
+        _ token: SecretToken, clientID: String, scope: Scope?, reuseGrace: Duration, accessLifetime: Duration, refreshLifetime: Duration
+    ) async throws -> RefreshRotation {
+        let access = SecretToken(), refresh = SecretToken()
+        let columns = Self.tokenColumns.split(separator: ",").map { "r." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+        let requested = scope?.description
+        // One statement, one round trip: lock the old row and remember whether (and when) it was rotated before,
+        // mark it rotated, and insert its successors unless this is a reuse past the grace window.
         let rows = try await client.query(
             """
-            UPDATE \(unescaped: tokens) AS t SET rotated_at = COALESCE(t.rotated_at, now())
-            FROM (SELECT token_hash, rotated_at AS previous FROM \(unescaped: tokens) WHERE token_hash = \(hash) AND kind = 'refresh' FOR UPDATE) AS o
-            WHERE t.token_hash = o.token_hash AND t.client_id = \(clientID) AND t.revoked_at IS NULL AND t.expires_at > now()
-            RETURNING \(unescaped: columns), o.previous IS NOT NULL AND o.previous < now() - make_interval(secs => \(Double(reuseGrace.wholeSeconds)))
+            WITH o AS (
+                SELECT token_hash, rotated_at AS previous,
+                       \(requested)::text IS NULL OR string_to_array(\(requested)::text, ' ') <@ string_to_array(scope, ' ') AS scope_ok
+                FROM \(unescaped: tokens) WHERE token_hash = \(Data(token.digest)) AND kind = 'refresh' FOR UPDATE
+            ), r AS (
+                UPDATE \(unescaped: tokens) AS t SET rotated_at = COALESCE(t.rotated_at, now())
+                FROM o WHERE t.token_hash = o.token_hash AND o.scope_ok AND t.client_id = \(clientID) AND t.revoked_at IS NULL AND t.expires_at > now()
+                RETURNING t.*, o.previous IS NOT NULL AND o.previous < now() - make_interval(secs => \(Double(reuseGrace.wholeSeconds))) AS past_grace
+            ), n AS (
+                INSERT INTO \(unescaped: tokens) (token_hash, kind, family_id, client_id, user_id, user_login, scope, session_hash, auth_time, expires_at)
+                SELECT v.hash, v.kind, r.family_id, r.client_id, r.user_id, r.user_login, COALESCE(\(requested)::text, r.scope), r.session_hash, r.auth_time,
+                       now() + make_interval(secs => v.lifetime)
+                FROM r, (VALUES (\(Data(access.digest)), 'access', \(Double(accessLifetime.wholeSeconds))),
+                                (\(Data(refresh.digest)), 'refresh', \(Double(refreshLifetime.wholeSeconds)))) AS v(hash, kind, lifetime)
+                WHERE NOT r.past_grace
+                RETURNING kind, scope, created_at, expires_at
+            )
+            SELECT o.scope_ok, \(unescaped: columns), r.past_grace, n.scope, n.created_at, n.expires_at
+            FROM o LEFT JOIN r ON true LEFT JOIN n ON n.kind = 'access'
             """,
             logger: logger
         )
-        var found: (TokenGrant, Bool)?
         for try await row in rows {
-            found = (try Self.decodeGrant(row), try Array(row)[12].decode(Bool.self))
+            let cells = Array(row)
+            guard try cells[0].decode(Bool.self) else { return .scopeTooWide }
+            guard try cells[1].decode(String?.self) != nil else { return .invalid }
+            let old = try Self.decodeGrant(row, from: 1)
+            guard try !cells[13].decode(Bool.self) else {
+                try await revokeFamily(old.familyID)
+                logger.warning("refresh token reused after rotation; token family revoked", metadata: ["client_id": "\(clientID)"])
+                return .reuseDetected
+            }
+            let grant = TokenGrant(
+                kind: .access, familyID: old.familyID, clientID: old.clientID, userID: old.userID, userLogin: old.userLogin,
+                scope: Scope(try cells[14].decode(String.self)), sessionHash: old.sessionHash, authTime: old.authTime,
+                createdAt: try cells[15].decode(Date.self), expiresAt: try cells[16].decode(Date.self)
+            )
+            return .rotated(IssuedTokens(accessToken: access, refreshToken: refresh, grant: grant))
         }
-        guard let (grant, pastGrace) = found else { return .invalid }
-        guard pastGrace else { return .rotated(grant) }
-        try await revokeFamily(grant.familyID)
-        logger.warning("refresh token reused after rotation; token family revoked", metadata: ["client_id": "\(clientID)"])
-        return .reuseDetected
+        return .invalid
     }
 
     public func revoke(_ token: SecretToken, clientID: String) async throws -> Bool {
@@ -207,8 +240,9 @@ public final class PostgresGrantStore: GrantStore {
         return grants
     }
 
-    private static func decodeGrant(_ row: PostgresRow) throws -> TokenGrant {
-        let cells = Array(row)
+    /// Decodes `tokenColumns`, found in the row from column `first` on.
+    private static func decodeGrant(_ row: PostgresRow, from first: Int = 0) throws -> TokenGrant {
+        let cells = Array(Array(row).dropFirst(first))
         let kind = try cells[0].decode(String.self), family = try cells[1].decode(UUID.self), clientID = try cells[2].decode(String.self)
         let userID = try cells[3].decode(String?.self), login = try cells[4].decode(String?.self), scope = try cells[5].decode(String.self)
         let session = try cells[6].decode(Data?.self), authTime = try cells[7].decode(Date?.self), created = try cells[8].decode(Date.self)
