@@ -56,8 +56,8 @@ cmd_install() {
     mkdir -p "$CACHE_DIR"
     local lock="$CACHE_DIR/synapse-venv.lock"
     exec 9>"$lock"
-    if command -v flock >/dev/null 2>&1; then
-        say "waiting for the install lock $lock"
+    if command -v flock >/dev/null 2>&1 && ! flock -n 9; then
+        say "another install is running; waiting for the lock $lock"
         flock 9
     fi
     if installed; then # another process finished the install while we waited
@@ -120,7 +120,10 @@ cmd_start() {
             *) die "unknown argument '$1'" ;;
         esac
     done
-    [[ "$port" =~ ^[0-9]+$ ]] && ((port > 0 && port < 65536)) || die "--port must be a port number"
+    if ! [[ "$port" =~ ^[0-9]{1,5}$ ]] || ((10#$port < 1 || 10#$port > 65535)); then
+        die "--port must be a port number (1-65535), got '$port'"
+    fi
+    port=$((10#$port))
     [[ -n "$server_name" ]] || die "--server-name is required"
     [[ "$issuer" =~ ^https?:// ]] || die "--oidc-issuer must be an http(s) URL"
     [[ -n "$client_id" ]] || die "--oidc-client-id is required"
@@ -221,6 +224,8 @@ rc_presence:
 rc_delayed_event_mgmt: {relaxed}
 rc_room_creation: {relaxed}
 rc_reports: {relaxed}
+rc_profile: {relaxed}
+rc_user_directory: {relaxed}
 """
 sso = []
 if flag("SYN_UPDATE_PROFILE"):

@@ -13,7 +13,7 @@ extension AppDependencies {
     ) throws -> (AppDependencies, [any Service]) {
         _ = MetricsBootstrap.registry
         let database = PostgresClient(
-            configuration: configuration.database.url.clientConfiguration(maxConnections: configuration.database.maxConnections),
+            configuration: configuration.database.url.clientConfiguration(maxConnections: configuration.database.maxConnections, schema: configuration.database.schema),
             backgroundLogger: logger
         )
         let platform = PostgresClient(

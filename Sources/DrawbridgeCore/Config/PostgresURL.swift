@@ -52,7 +52,10 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Client configuration for PostgresNIO; `readOnly` makes every transaction on these connections read-only.
-    public func clientConfiguration(maxConnections: Int, readOnly: Bool = false, applicationName: String = "drawbridge") -> PostgresClient.Configuration {
+    /// `schema` becomes the connections' search_path, which the prepared statements (static SQL) rely on.
+    public func clientConfiguration(
+        maxConnections: Int, readOnly: Bool = false, schema: String? = nil, applicationName: String = "drawbridge"
+    ) -> PostgresClient.Configuration {
         var configuration: PostgresClient.Configuration
         if let unixSocketPath {
             configuration = .init(unixSocketPath: unixSocketPath, username: username, password: password, database: database)
@@ -69,6 +72,7 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         configuration.options.connectTimeout = .seconds(5)
         var parameters = [("application_name", applicationName)]
         if readOnly { parameters.append(("default_transaction_read_only", "on")) }
+        if let schema { parameters.append(("search_path", SQLIdentifier.quote(schema))) }
         configuration.options.additionalStartupParameters = parameters
         return configuration
     }

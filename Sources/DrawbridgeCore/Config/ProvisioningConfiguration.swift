@@ -13,15 +13,21 @@ import Foundation
 ///     link_existing: none            # or email
 ///     teams: [town-square]
 ///     channels: ["town-square:off-topic"]
+///   rocketchat: { url: https://rocket.example.com, token: …, user_id: …, roles: [user] }
+///   synapse: { url: https://matrix.example.com, token: …, server_name: example.com, idp_id: drawbridge }
+///   audit: { type: webhook, url: https://hooks.example.com/drawbridge, secret: … }
 /// provisioning: { wait_budget: 2s, max_attempts: 10, concurrency: 8 }
 /// ```
 public struct ProvisioningConfiguration: Sendable {
     public enum Connector: Sendable {
         case mattermost(name: String, MattermostConnector.Settings)
+        case rocketchat(name: String, RocketChatConnector.Settings)
+        case synapse(name: String, SynapseConnector.Settings)
+        case webhook(name: String, WebhookConnector.Settings)
 
         public var name: String {
             switch self {
-            case .mattermost(let name, _): name
+            case .mattermost(let name, _), .rocketchat(let name, _), .synapse(let name, _), .webhook(let name, _): name
             }
         }
 
@@ -29,6 +35,9 @@ public struct ProvisioningConfiguration: Sendable {
         public var connector: any ChatConnector {
             switch self {
             case .mattermost(let name, let settings): MattermostConnector(name: name, settings: settings)
+            case .rocketchat(let name, let settings): RocketChatConnector(name: name, settings: settings)
+            case .synapse(let name, let settings): SynapseConnector(name: name, settings: settings)
+            case .webhook(let name, let settings): WebhookConnector(name: name, settings: settings)
             }
         }
     }
@@ -41,8 +50,15 @@ public struct ProvisioningConfiguration: Sendable {
         self.settings = settings
     }
 
-    /// Keys each connector may have, for the unknown-key check.
-    static let connectorKeys: Set<String> = ["type", "url", "token", "auth_service", "link_existing", "teams", "channels", "timeout"]
+    /// The keys of each connector type (besides `type`).
+    static let keysByType: [String: Set<String>] = [
+        "mattermost": ["url", "token", "auth_service", "link_existing", "teams", "channels", "timeout"],
+        "rocketchat": ["url", "token", "user_id", "roles", "timeout"],
+        "synapse": ["url", "token", "server_name", "idp_id", "timeout"],
+        "webhook": ["url", "secret", "timeout"],
+    ]
+    /// Keys any connector may have, for the unknown-key check; the parser then checks them against the type.
+    static let connectorKeys: Set<String> = keysByType.values.reduce(["type"]) { $0.union($1) }
     static let provisioningKeys = ["provisioning.wait_budget", "provisioning.max_attempts", "provisioning.concurrency", "provisioning.poll_interval"]
 }
 
@@ -53,22 +69,44 @@ extension ConfigurationParser {
         settings.maxAttempts = integer("provisioning.max_attempts", default: settings.maxAttempts, range: 1...1000, problems: &problems)
         settings.concurrency = integer("provisioning.concurrency", default: settings.concurrency, range: 1...256, problems: &problems)
         settings.pollInterval = durationAllowingZero("provisioning.poll_interval", default: settings.pollInterval, problems: &problems)
-        var connectors: [ProvisioningConfiguration.Connector] = []
-        for name in connectorNames {
-            let prefix = "connectors.\(name)"
-            let type = values.string("\(prefix).type") ?? name
-            guard type == "mattermost" else {
-                problems.append(ConfigurationError("unknown connector type '\(type)' (supported: mattermost)", key: "\(prefix).type"))
-                continue
-            }
-            guard let url = values.string("\(prefix).url"), URLComponents(string: url)?.host != nil else {
-                problems.append(ConfigurationError("missing or not an absolute URL (e.g. https://chat.example.com)", key: "\(prefix).url"))
-                continue
-            }
-            guard let token = values.secret("\(prefix).token") else {
-                problems.append(ConfigurationError("missing: an admin token (set it, or \(ConfigurationKeys.environmentName(for: "\(prefix).token"))_FILE)", key: "\(prefix).token"))
-                continue
-            }
+        let connectors = connectorNames.compactMap { parseConnector(named: $0, problems: &problems) }
+        return ProvisioningConfiguration(connectors: connectors, settings: settings)
+    }
+
+    private func parseConnector(named name: String, problems: inout [ConfigurationError]) -> ProvisioningConfiguration.Connector? {
+        let prefix = "connectors.\(name)"
+        let type = values.string("\(prefix).type") ?? name
+        guard let keys = ProvisioningConfiguration.keysByType[type] else {
+            let known = ProvisioningConfiguration.keysByType.keys.sorted().joined(separator: ", ")
+            problems.append(ConfigurationError("unknown connector type '\(type)' (supported: \(known)); set type: when the name is not the type", key: "\(prefix).type"))
+            return nil
+        }
+        for key in ProvisioningConfiguration.connectorKeys.subtracting(keys).subtracting(["type"]).sorted()
+        where values.string("\(prefix).\(key)") != nil || values.strings("\(prefix).\(key)") != nil {
+            problems.append(ConfigurationError("not a setting of a \(type) connector (its settings: \(keys.sorted().joined(separator: ", ")))", key: "\(prefix).\(key)"))
+        }
+        guard let url = values.string("\(prefix).url"), URLComponents(string: url)?.host != nil else {
+            problems.append(ConfigurationError("missing or not an absolute URL (e.g. https://chat.example.com)", key: "\(prefix).url"))
+            return nil
+        }
+        let timeout = durationAllowingZero("\(prefix).timeout", default: .seconds(10), problems: &problems)
+        func required(_ key: String, _ what: String) -> String? {
+            if let value = values.secret("\(prefix).\(key)") ?? values.string("\(prefix).\(key)") { return value }
+            problems.append(ConfigurationError("missing: \(what) (set it, or \(ConfigurationKeys.environmentName(for: "\(prefix).\(key)"))[_FILE])", key: "\(prefix).\(key)"))
+            return nil
+        }
+        switch type {
+        case "rocketchat":
+            guard let token = required("token", "an admin's personal access token"), let userID = required("user_id", "the admin's user id (X-User-Id)") else { return nil }
+            return .rocketchat(name: name, RocketChatConnector.Settings(url: url, token: token, userID: userID, roles: values.strings("\(prefix).roles") ?? ["user"], timeout: timeout))
+        case "synapse":
+            guard let token = required("token", "an admin's access token"), let serverName = required("server_name", "the homeserver's server_name") else { return nil }
+            return .synapse(name: name, SynapseConnector.Settings(url: url, token: token, serverName: serverName, idpID: values.string("\(prefix).idp_id") ?? "drawbridge", timeout: timeout))
+        case "webhook":
+            guard let secret = required("secret", "the HMAC signing secret") else { return nil }
+            return .webhook(name: name, WebhookConnector.Settings(url: url, secret: secret, timeout: timeout))
+        default:
+            guard let token = required("token", "an admin token") else { return nil }
             let authService = values.string("\(prefix).auth_service") ?? "gitlab"
             if !["gitlab", "openid"].contains(authService) {
                 problems.append(ConfigurationError("must be gitlab or openid", key: "\(prefix).auth_service"))
@@ -77,13 +115,11 @@ extension ConfigurationParser {
             if !["none", "email"].contains(link) {
                 problems.append(ConfigurationError("must be none or email", key: "\(prefix).link_existing"))
             }
-            connectors.append(.mattermost(name: name, MattermostConnector.Settings(
+            return .mattermost(name: name, MattermostConnector.Settings(
                 url: url, token: token, authService: authService, linkExistingByEmail: link == "email",
-                teams: values.strings("\(prefix).teams") ?? [], channels: values.strings("\(prefix).channels") ?? [],
-                timeout: durationAllowingZero("\(prefix).timeout", default: .seconds(10), problems: &problems)
-            )))
+                teams: values.strings("\(prefix).teams") ?? [], channels: values.strings("\(prefix).channels") ?? [], timeout: timeout
+            ))
         }
-        return ProvisioningConfiguration(connectors: connectors, settings: settings)
     }
 
     func durationAllowingZero(_ key: String, default fallback: Duration, problems: inout [ConfigurationError]) -> Duration {

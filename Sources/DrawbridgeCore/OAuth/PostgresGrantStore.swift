@@ -112,34 +112,11 @@ public final class PostgresGrantStore: GrantStore {
         _ token: SecretToken, clientID: String, scope: Scope?, reuseGrace: Duration, accessLifetime: Duration, refreshLifetime: Duration
     ) async throws -> RefreshRotation {
         let access = SecretToken(), refresh = SecretToken()
-        let columns = Self.tokenColumns.split(separator: ",").map { "r." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
-        let requested = scope?.description
-        // One statement, one round trip: lock the old row and remember whether (and when) it was rotated before,
-        // mark it rotated, and insert its successors unless this is a reuse past the grace window.
-        let rows = try await client.query(
-            """
-            WITH o AS (
-                SELECT token_hash, rotated_at AS previous,
-                       \(requested)::text IS NULL OR string_to_array(\(requested)::text, ' ') <@ string_to_array(scope, ' ') AS scope_ok
-                FROM \(unescaped: tokens) WHERE token_hash = \(Data(token.digest)) AND kind = 'refresh' FOR UPDATE
-            ), r AS (
-                UPDATE \(unescaped: tokens) AS t SET rotated_at = COALESCE(t.rotated_at, now())
-                FROM o WHERE t.token_hash = o.token_hash AND o.scope_ok AND t.client_id = \(clientID) AND t.revoked_at IS NULL AND t.expires_at > now()
-                RETURNING t.*, o.previous IS NOT NULL AND o.previous < now() - make_interval(secs => \(Double(reuseGrace.wholeSeconds))) AS past_grace
-            ), n AS (
-                INSERT INTO \(unescaped: tokens) (token_hash, kind, family_id, client_id, user_id, user_login, scope, session_hash, auth_time, expires_at)
-                SELECT v.hash, v.kind, r.family_id, r.client_id, r.user_id, r.user_login, COALESCE(\(requested)::text, r.scope), r.session_hash, r.auth_time,
-                       now() + make_interval(secs => v.lifetime)
-                FROM r, (VALUES (\(Data(access.digest)), 'access', \(Double(accessLifetime.wholeSeconds))),
-                                (\(Data(refresh.digest)), 'refresh', \(Double(refreshLifetime.wholeSeconds)))) AS v(hash, kind, lifetime)
-                WHERE NOT r.past_grace
-                RETURNING kind, scope, created_at, expires_at
-            )
-            SELECT o.scope_ok, \(unescaped: columns), r.past_grace, n.scope, n.created_at, n.expires_at
-            FROM o LEFT JOIN r ON true LEFT JOIN n ON n.kind = 'access'
-            """,
-            logger: logger
-        )
+        let rows = try await client.execute(RotateRefreshTokenStatement(
+            requestedScope: scope?.description, tokenHash: Data(token.digest), clientID: clientID,
+            graceSeconds: Double(reuseGrace.wholeSeconds), accessHash: Data(access.digest), accessLifetime: Double(accessLifetime.wholeSeconds),
+            refreshHash: Data(refresh.digest), refreshLifetime: Double(refreshLifetime.wholeSeconds)
+        ), logger: logger)
         for try await row in rows {
             let cells = Array(row)
             guard try cells[0].decode(Bool.self) else { return .scopeTooWide }

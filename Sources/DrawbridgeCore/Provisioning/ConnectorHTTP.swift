@@ -21,15 +21,29 @@ struct ConnectorHTTP: Sendable {
         }
     }
 
+    /// One path segment or query value, percent-encoded (RFC 3986 unreserved characters stay).
+    static func escape(_ text: String) -> String {
+        RedirectURIBuilder.percentEncode(text)
+    }
+
     func send(_ method: HTTPMethod, _ path: String, body: [String: Any]? = nil) async throws(ConnectorError) -> Reply {
+        var encoded: [UInt8]?
+        if let body {
+            guard let data = try? JSONSerialization.data(withJSONObject: body) else { throw .rejected("could not encode a request body") }
+            encoded = Array(data)
+        }
+        return try await send(method, path, rawJSON: encoded)
+    }
+
+    /// Sends an already encoded JSON body (a webhook signs the exact bytes it sends).
+    func send(_ method: HTTPMethod, _ path: String, rawJSON: [UInt8]?) async throws(ConnectorError) -> Reply {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.headers.add(name: "Accept", value: "application/json")
-        if let body {
+        if let rawJSON {
             request.headers.add(name: "Content-Type", value: "application/json")
-            guard let data = try? JSONSerialization.data(withJSONObject: body) else { throw .rejected("could not encode a request body") }
-            request.body = .bytes(ByteBuffer(bytes: data))
+            request.body = .bytes(ByteBuffer(bytes: rawJSON))
         }
         let response: HTTPClientResponse
         let text: String

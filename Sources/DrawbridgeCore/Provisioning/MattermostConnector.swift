@@ -85,7 +85,7 @@ public struct MattermostConnector: ChatConnector {
     private func adoptOrCreate(_ user: ChatUser) async throws(ConnectorError) -> ChatAccount {
         guard let email = user.email else { throw .rejected("platform user \(user.platformID) has no email; Mattermost requires one") }
         // An account with this email: ours if it is the SSO account for this id; a password account only by configured linking.
-        if let byEmail = try await get("/users/email/\(Self.pathEscape(email))") {
+        if let byEmail = try await get("/users/email/\(ConnectorHTTP.escape(email))") {
             let service = byEmail["auth_service"] as? String ?? ""
             let id = byEmail["id"] as? String ?? ""
             if service == settings.authService, (byEmail["username"] as? String) == user.username {
@@ -101,7 +101,7 @@ public struct MattermostConnector: ChatConnector {
             }
             throw .rejected("the email \(email) belongs to another \(name) account signed in through \(service); not taken over")
         }
-        if let byName = try await get("/users/username/\(Self.pathEscape(user.username))") {
+        if let byName = try await get("/users/username/\(ConnectorHTTP.escape(user.username))") {
             throw .rejected("the \(name) username \(user.username) belongs to another account (\(byName["email"] as? String ?? "?")); not taken over")
         }
         var body: [String: Any] = [
@@ -145,7 +145,7 @@ public struct MattermostConnector: ChatConnector {
         for pair in settings.channels {
             let parts = pair.split(separator: ":", maxSplits: 1).map(String.init)
             guard parts.count == 2, let info = try await teamInfo(parts[0]) else { throw .rejected("channel '\(pair)' must be team:channel with a known team") }
-            guard let channel = try await get("/teams/\(info.id)/channels/name/\(Self.pathEscape(parts[1]))"), let channelID = channel["id"] as? String else {
+            guard let channel = try await get("/teams/\(info.id)/channels/name/\(ConnectorHTTP.escape(parts[1]))"), let channelID = channel["id"] as? String else {
                 throw .rejected("\(name) has no channel '\(parts[1])' in team \(parts[0])")
             }
             let reply = try await http.send(.POST, "/channels/\(channelID)/members", body: ["user_id": userID])
@@ -155,7 +155,7 @@ public struct MattermostConnector: ChatConnector {
 
     private func teamInfo(_ team: String) async throws(ConnectorError) -> TeamCache.Team? {
         if let cached = teamCache.get(team) { return cached }
-        guard let object = try await get("/teams/name/\(Self.pathEscape(team))"), let id = object["id"] as? String else { return nil }
+        guard let object = try await get("/teams/name/\(ConnectorHTTP.escape(team))"), let id = object["id"] as? String else { return nil }
         let info = TeamCache.Team(id: id, inviteID: object["invite_id"] as? String)
         teamCache.set(team, info)
         return info
@@ -171,10 +171,6 @@ public struct MattermostConnector: ChatConnector {
 
     private func account(for user: ChatUser, chatUserID: String) -> ChatAccount {
         ChatAccount(connector: name, platformUserID: user.platformID, chatUserID: chatUserID, username: user.username, email: user.email, name: user.name, active: true)
-    }
-
-    static func pathEscape(_ text: String) -> String {
-        RedirectURIBuilder.percentEncode(text)
     }
 }
 

@@ -1,0 +1,821 @@
+#!/usr/bin/python3
+"""Cookie SSO across subdomains, proved with a real browser through a real reverse proxy.
+
+Starts, under --work-dir, a private nginx serving deploy/nginx/drawbridge.conf (rendered by
+deploy/nginx/test/render.sh, adapted as render_site() describes) with TLS on 127.0.0.1:--nginx-port
+for three hosts:
+
+  sso.example.test   -> Drawbridge (127.0.0.1:--drawbridge-port), started by the caller
+  app.example.test   -> upstream_app.py behind auth_request to Drawbridge's /auth/verify
+  chat.example.test  -> the same app, the same auth_request (a stand-in for the chat subdomain)
+
+then drives Debian's chromium (headless, fresh profile, every *.example.test mapped to 127.0.0.1,
+nothing else resolvable) with Selenium through sign-in, the shared-domain cookie, a second
+subdomain, sign-out and open-redirect attempts. Drawbridge must run with
+
+  public_url: https://sso.example.test:<nginx port>
+  session: { cookie_domain: example.test }
+  trusted_proxies: [127.0.0.1/32]
+
+Run with Debian's interpreter (python3-selenium, chromium, chromium-driver, nginx, openssl):
+
+  /usr/bin/python3 Tests/e2e/browser/sso_browser_flow.py --drawbridge-port 8080 --nginx-port 8443 \\
+      --work-dir /tmp/browser-e2e --username alice --password 'correct horse battery staple'
+
+Prints `ok: ...` per check and `passed: N checks ...`; on the first failure `FAIL: ...` with the
+browser's URL and page text, a screenshot (failure.png) and the page (failure.html) in the work
+directory, exit 1. Bad arguments or a missing tool: exit 2. nginx, the app, chromedriver and
+chromium are always stopped before exiting (also on failure, Ctrl-C and SIGTERM; on SIGKILL,
+nginx, the app and chromedriver still go, through PR_SET_PDEATHSIG).
+"""
+import argparse
+import ctypes
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from urllib.parse import parse_qs, quote, urlsplit
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
+DOMAIN = "example.test"
+SSO, APP, CHAT = f"sso.{DOMAIN}", f"app.{DOMAIN}", f"chat.{DOMAIN}"
+# The production file's hosts, and the name the test uses instead.
+HOUSE_DOMAIN = "example.com"
+
+
+def authority(host, port):
+    """host[:port] as browsers write it: no port when it is https's default."""
+    return host if port == 443 else f"{host}:{port}"
+
+
+class CheckFailed(Exception):
+    pass
+
+
+class SetupFailed(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------------------------------
+# Processes
+
+def _die_with_parent():
+    """In the child before exec: SIGTERM when the driver dies, even by SIGKILL (Linux)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def children_of(pid):
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            # pid (comm) state ppid ...: comm may contain spaces and parentheses
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            kids.append(int(entry))
+    return kids
+
+
+def pids_with_argument(argument):
+    """Processes whose command line contains `argument` exactly (our unique profile directory)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argument.encode() in args:
+            found.append(int(entry))
+    return found
+
+
+# Runs beside the driver: when the driver's end of the pipe closes (normal exit, crash, SIGKILL), it
+# kills whatever still runs with the driver's chromium profile or home directory in an argument.
+# chromium is started by chromedriver, not by us, so PR_SET_PDEATHSIG cannot reach it.
+REAPER = r"""
+import os, signal, sys
+markers = [m.encode() for m in sys.argv[1:]]
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+sys.stdin.buffer.read()
+for entry in os.listdir("/proc"):
+    if entry.isdigit() and int(entry) != os.getpid():
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                args = f.read().split(b"\0")
+            if any(m in a for m in markers for a in args):
+                os.kill(int(entry), signal.SIGKILL)
+        except OSError:
+            pass
+"""
+
+
+def stop_process(proc, name, first_signal=signal.SIGTERM, grace=5.0):
+    """Stops a child we started (and, for nginx, its workers) by process id."""
+    if proc is None or proc.poll() is not None:
+        return
+    kids = children_of(proc.pid)
+    try:
+        proc.send_signal(first_signal)
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        print(f"note: {name} (pid {proc.pid}) ignored {first_signal.name}; killing it", file=sys.stderr)
+        proc.kill()
+        proc.wait(timeout=5)
+    except ProcessLookupError:
+        pass
+    for kid in kids:
+        try:
+            os.kill(kid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+# --------------------------------------------------------------------------------------------------
+# nginx configuration
+
+def _comment_mask(text):
+    """`text` with every comment replaced by spaces (same length, same offsets)."""
+    out, i, quote_char, n = list(text), 0, None, len(text)
+    while i < n:
+        c = text[i]
+        if quote_char:
+            if c == "\\":
+                i += 2
+                continue
+            if c == quote_char:
+                quote_char = None
+        elif c in "\"'":
+            quote_char = c
+        elif c == "#":
+            while i < n and text[i] != "\n":
+                out[i] = " "
+                i += 1
+            continue
+        i += 1
+    return "".join(out)
+
+
+def _top_level_blocks(text):
+    """(start, end) of every top-level `name ... { ... }` block, end exclusive, comments ignored."""
+    masked = _comment_mask(text)
+    blocks, depth, statement_start, quote_char = [], 0, None, None
+    for i, c in enumerate(masked):
+        if quote_char:
+            if c == quote_char and masked[i - 1] != "\\":
+                quote_char = None
+            continue
+        if c in "\"'":
+            quote_char = c
+        if depth == 0 and statement_start is None and not c.isspace():
+            statement_start = i
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                blocks.append((statement_start, i + 1))
+                statement_start = None
+        elif c == ";" and depth == 0:
+            statement_start = None
+    return blocks, masked
+
+
+def render_site(args, work, http_port, app_port, cert, key):
+    """deploy/nginx/drawbridge.conf for this test, changed only where a test on loopback must differ.
+
+    1. deploy/nginx/test/render.sh substitutes listen ports, upstream ports, certificate paths and the
+       ACME root (no IPv6 listeners); the Mattermost upstream points at the test app, unused.
+    2. example.com becomes example.test (a name reserved for tests, RFC 2606).
+    3. The login URL nginx redirects to gets the test's port (https://sso.example.test:PORT/login...),
+       since the browser does not reach nginx on 443.
+    4. The chat server block (Mattermost, which signs in through OAuth itself) is replaced by a copy of
+       the app server block with server_name chat.example.test: a second app behind auth_request.
+    """
+    rendered = os.path.join(work, "site.render-sh.conf")
+    cmd = [os.path.join(REPO, "deploy", "nginx", "test", "render.sh"), "--out", rendered,
+           "--http-port", str(http_port), "--https-port", str(args.nginx_port),
+           "--drawbridge-port", str(args.drawbridge_port), "--mattermost-port", str(app_port),
+           "--app-port", str(app_port), "--cert", cert, "--key", key,
+           "--acme-root", os.path.join(work, "acme"), "--ipv6", "no", "--source", args.nginx_site]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SetupFailed(f"deploy/nginx/test/render.sh failed: {result.stderr.strip()}")
+    with open(rendered) as f:
+        text = f.read()
+
+    text = text.replace(HOUSE_DOMAIN, DOMAIN)
+    sso_origin = f"https://{authority(SSO, args.nginx_port)}"
+    text = text.replace(f"https://{SSO}/", f"{sso_origin}/")
+
+    blocks, masked = _top_level_blocks(text)
+
+    def server_block(host):
+        found = [(s, e) for s, e in blocks
+                 if re.match(r"server\s*\{", masked[s:e])
+                 and re.search(rf"^\s*server_name\s+{re.escape(host)}\s*;", masked[s:e], re.M)]
+        if len(found) != 1:
+            raise SetupFailed(f"{args.nginx_site}: expected one server block with `server_name {host};`, "
+                              f"found {len(found)}; update render_site() in {__file__}")
+        return found[0]
+
+    app_start, app_end = server_block(APP)
+    chat_start, chat_end = server_block(CHAT)
+    app_block, app_masked = text[app_start:app_end], masked[app_start:app_end]
+    for needle in ("auth_request ", "error_page 401", f"{sso_origin}/login?rd="):
+        if needle not in app_masked:
+            raise SetupFailed(f"{args.nginx_site}: the {APP} server block has no `{needle}` any more; "
+                              f"update render_site() in {__file__}")
+    chat_block = re.sub(rf"(^\s*server_name\s+){re.escape(APP)}(\s*;)", rf"\g<1>{CHAT}\g<2>", app_block, flags=re.M)
+    chat_block = (f"# Test: {CHAT} is a copy of the {APP} block (the production file sends it to Mattermost).\n"
+                  + chat_block)
+    text = text[:chat_start] + chat_block + text[chat_end:]  # the blocks do not overlap: either order works
+    return text
+
+
+def nginx_module_missing(nginx, module):
+    result = subprocess.run([nginx, "-V"], capture_output=True, text=True)
+    return f"--without-{module}" in (result.stdout + result.stderr)
+
+
+# --------------------------------------------------------------------------------------------------
+# The harness
+
+class Harness:
+    def __init__(self, args):
+        self.args = args
+        self.work = os.path.abspath(args.work_dir)
+        self.nginx_dir = os.path.join(self.work, "nginx")
+        self.profile = os.path.join(self.work, "chromium-profile")
+        self.port = args.nginx_port
+        self.sso = f"https://{authority(SSO, self.port)}"
+        self.app_url = f"https://{authority(APP, self.port)}/start?from=e2e"
+        self.chat_url = f"https://{authority(CHAT, self.port)}/"
+        self.nginx = self.app = self.driver = self.reaper = None
+        self.passed = 0
+        self.step = "preflight"
+        self.timings = {}
+
+    # ---- output -----------------------------------------------------------------------------------
+
+    def ok(self, cond, message, detail=""):
+        if not cond:
+            raise CheckFailed(message + (f": {detail}" if detail else ""))
+        self.passed += 1
+        print(f"ok: {message}", flush=True)
+
+    def note(self, message):
+        print(f"note: {message}", flush=True)
+
+    # ---- set-up -----------------------------------------------------------------------------------
+
+    def preflight(self):
+        a = self.args
+        for tool, path in (("chromium", a.chromium), ("chromedriver", a.chromedriver), ("nginx", a.nginx),
+                           ("openssl", shutil.which("openssl"))):
+            if not path or not os.access(path, os.X_OK):
+                raise SetupFailed(f"{tool} not found ({path}); apt-get install chromium chromium-driver nginx-light openssl")
+        if not os.path.isfile(a.nginx_site):
+            raise SetupFailed(f"nginx site file not found: {a.nginx_site}")
+        try:
+            import selenium  # noqa: F401
+        except ImportError:
+            raise SetupFailed(f"selenium is not importable by {sys.executable}; apt-get install python3-selenium "
+                              "and run with /usr/bin/python3")
+        version = subprocess.run([a.nginx, "-V"], capture_output=True, text=True)
+        if "--with-http_auth_request_module" not in version.stdout + version.stderr:
+            raise SetupFailed("this nginx lacks ngx_http_auth_request_module (Debian's nginx-light, -full, -extras have it)")
+        base = f"http://127.0.0.1:{a.drawbridge_port}"
+        try:
+            with urllib.request.urlopen(base + "/readyz", timeout=5) as r:
+                ready = r.status == 200
+        except (urllib.error.URLError, OSError) as e:
+            raise SetupFailed(f"Drawbridge is not answering on {base}/readyz ({e}); start it first")
+        if not ready:
+            raise SetupFailed(f"Drawbridge on {base} is not ready")
+        try:
+            with urllib.request.urlopen(base + "/.well-known/openid-configuration", timeout=5) as r:
+                issuer = json.load(r).get("issuer", "")
+        except (urllib.error.URLError, OSError, ValueError):
+            issuer = None
+        if issuer is not None and issuer.rstrip("/") != self.sso:
+            raise SetupFailed(f"Drawbridge's public_url is {issuer!r}, but this test needs {self.sso!r} "
+                              f"(public_url: {self.sso}, session.cookie_domain: {DOMAIN}, trusted_proxies: [127.0.0.1/32])")
+        if port_open(self.port):
+            raise SetupFailed(f"something already listens on 127.0.0.1:{self.port} (--nginx-port)")
+
+    def make_certificate(self, tls):
+        os.makedirs(tls, mode=0o700)
+        cert, key = os.path.join(tls, "cert.pem"), os.path.join(tls, "key.pem")
+        result = subprocess.run(
+            ["openssl", "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-days", "2", "-subj", f"/CN=*.{DOMAIN}",
+             "-addext", f"subjectAltName=DNS:*.{DOMAIN},DNS:{DOMAIN}",
+             "-addext", "extendedKeyUsage=serverAuth",
+             "-keyout", key, "-out", cert], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise SetupFailed(f"openssl req failed: {result.stderr.strip()[-400:]}")
+        return cert, key
+
+    def start_app(self, app_port):
+        ready = os.path.join(self.nginx_dir, "app.ready")
+        log = open(os.path.join(self.nginx_dir, "app.log"), "w")
+        self.app = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "upstream_app.py"), "--port", str(app_port), "--ready-file", ready],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        log.close()
+        self.wait_for_process(self.app, "the test app", lambda: os.path.exists(ready),
+                              os.path.join(self.nginx_dir, "app.log"))
+
+    def start_nginx(self):
+        a, d = self.args, self.nginx_dir
+        for sub in ("acme", "temp"):
+            os.makedirs(os.path.join(d, sub), exist_ok=True)
+        http_port = free_port()
+        app_port = free_port()
+        cert, key = self.make_certificate(os.path.join(d, "tls"))
+        self.start_app(app_port)
+
+        with open(os.path.join(d, "site.conf"), "w") as f:
+            f.write(render_site(a, d, http_port, app_port, cert, key))
+        with open(os.path.join(HERE, "nginx.conf.template")) as f:
+            conf = f.read()
+        conf = conf.replace("@USER_DIRECTIVE@", "user root;" if os.geteuid() == 0 else "")
+        conf = conf.replace("@WORK@", d)
+        # Temp paths of modules this nginx was built without would be unknown directives.
+        for module in ("fastcgi", "uwsgi", "scgi"):
+            if nginx_module_missing(a.nginx, f"http_{module}_module"):
+                conf = re.sub(rf"^\s*{module}_temp_path .*\n", "", conf, flags=re.M)
+        if "@" in _comment_mask(conf):
+            raise SetupFailed(f"nginx.conf.template: a placeholder was left over: {re.findall(r'@[A-Z_]+@', _comment_mask(conf))}")
+        conf_path = os.path.join(d, "nginx.conf")
+        with open(conf_path, "w") as f:
+            f.write(conf)
+
+        error_log = os.path.join(d, "error.log")
+        base = [a.nginx, "-p", d + "/", "-e", error_log, "-c", conf_path]
+        test = subprocess.run(base + ["-t", "-q"], capture_output=True, text=True)
+        if test.returncode != 0:
+            raise SetupFailed(f"nginx -t rejects {conf_path}: {test.stderr.strip()}")
+        stderr_log = open(os.path.join(d, "nginx.stderr"), "w")
+        self.nginx = subprocess.Popen(base + ["-g", "daemon off;"], stdout=stderr_log, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        stderr_log.close()
+        self.wait_for_process(self.nginx, "nginx", lambda: port_open(self.port), error_log)
+
+    def wait_for_process(self, proc, name, ready, log, timeout=15):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ready():
+                return
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        tail = ""
+        try:
+            with open(log) as f:
+                tail = " | ".join(f.read().strip().splitlines()[-5:])
+        except OSError:
+            pass
+        raise SetupFailed(f"{name} did not start (exit status {proc.poll()}): {tail}")
+
+    def start_browser(self):
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        options = webdriver.ChromeOptions()
+        options.binary_location = self.args.chromium
+        for argument in (
+            "--headless=new",
+            "--no-sandbox",                      # root in a container: no user namespaces
+            "--disable-dev-shm-usage",
+            "--disable-gpu",
+            f"--user-data-dir={self.profile}",   # fresh profile: no cookies, no HSTS, no cache
+            "--ignore-certificate-errors",       # the certificate is self-signed, made just now
+            # Every *.example.test is nginx; nothing else resolves (no traffic off this machine, and a
+            # redirect to evil.test would show as such instead of reaching anything).
+            f"--host-resolver-rules=MAP *.{DOMAIN} 127.0.0.1, MAP * ~NOTFOUND",
+            "--no-proxy-server",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--disable-crash-reporter",
+            "--disable-breakpad",
+            "--password-store=basic",
+            "--window-size=1280,900",
+        ):
+            options.add_argument(argument)
+        options.set_capability("acceptInsecureCerts", True)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console, CSP violations
+        home = os.path.join(self.work, "home")
+        self.reaper = subprocess.Popen([sys.executable, "-c", REAPER, self.profile, home],
+                                       stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, start_new_session=True)
+        # chromium's crash reporter and caches follow HOME/XDG: keep them in the work directory too.
+        env = dict(os.environ, HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
+                   XDG_CACHE_HOME=os.path.join(home, ".cache"))
+        service = Service(self.args.chromedriver, log_path=os.path.join(self.work, "chromedriver.log"), env=env,
+                          popen_kw={"preexec_fn": _die_with_parent})
+        self.service = service
+        self.driver = webdriver.Chrome(service=service, options=options)
+        self.driver.set_page_load_timeout(self.args.timeout)
+        self.note(f"chromium {self.driver.capabilities.get('browserVersion')} via chromedriver "
+                  f"{self.driver.capabilities.get('chrome', {}).get('chromedriverVersion', '?').split(' ')[0]}")
+
+    def cleanup(self):
+        if self.driver is not None:
+            try:
+                self.driver.quit()
+            except Exception as e:  # the browser may already be gone
+                print(f"note: driver.quit() failed: {e}", file=sys.stderr)
+            self.driver = None
+            proc = getattr(getattr(self, "service", None), "process", None)
+            stop_process(proc, "chromedriver")
+        # Anything still running with our profile directory is a chromium of ours (crashed chromedriver).
+        for pid in pids_with_argument(f"--user-data-dir={self.profile}"):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.reaper is not None:
+            self.reaper.stdin.close()  # the reaper's last sweep
+            try:
+                self.reaper.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.reaper.kill()
+            self.reaper = None
+        stop_process(self.nginx, "nginx")
+        self.nginx = None
+        stop_process(self.app, "the test app")
+        self.app = None
+
+    # ---- browser helpers --------------------------------------------------------------------------
+
+    def wait(self, condition, what, timeout=None):
+        from selenium.webdriver.support.ui import WebDriverWait
+        from selenium.common.exceptions import TimeoutException
+        try:
+            return WebDriverWait(self.driver, timeout or self.args.timeout, poll_frequency=0.05).until(
+                lambda d: condition())
+        except TimeoutException:
+            raise CheckFailed(f"timed out after {timeout or self.args.timeout}s waiting for {what}")
+
+    def find(self, css):
+        from selenium.webdriver.common.by import By
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def text_of(self, css):
+        found = self.find(css)
+        return found[0].text.strip() if found else None
+
+    def loaded(self):
+        return self.driver.execute_script("return document.readyState") == "complete"
+
+    def go(self, url):
+        self.driver.get(url)
+        self.wait(self.loaded, f"{url} to load")
+
+    def at(self, url):
+        return self.driver.current_url == url
+
+    def login_form(self):
+        """The sign-in form's elements, or None if the page has none."""
+        forms = [f for f in self.find("form") if f.find_elements("css selector", "input[name=password]")]
+        if not forms:
+            return None
+        form = forms[0]
+        get = lambda css: (form.find_elements("css selector", css) or [None])[0]  # noqa: E731
+        return {"form": form, "username": get("input[name=username]"), "password": get("input[name=password]"),
+                "csrf": get("input[name=csrf]"), "rd": get("input[name=rd]"), "submit": get("button[type=submit]")}
+
+    def submit_and_wait(self, button):
+        from selenium.webdriver.support import expected_conditions as EC
+        page = self.find("html")[0]
+        button.click()
+        try:
+            self.wait(lambda: EC.staleness_of(page)(self.driver), "the next page after submitting the form")
+        except CheckFailed as e:
+            # A form whose navigation (or the redirect after it) the page's CSP blocks just stays put.
+            blocked = [entry.get("message", "") for entry in self.driver.get_log("browser")
+                       if "Content Security Policy" in entry.get("message", "")]
+            raise CheckFailed(f"{e}; the browser blocked it: {blocked[-1]}" if blocked else str(e))
+        self.wait(self.loaded, "the next page to load")
+
+    def sign_in(self, username, password):
+        form = self.login_form()
+        if form is None:
+            raise CheckFailed("no sign-in form on the page")
+        form["username"].clear()
+        form["username"].send_keys(username)
+        form["password"].clear()
+        form["password"].send_keys(password)
+        self.submit_and_wait(form["submit"])
+
+    def cookies(self):
+        """Every cookie in the browser (CDP), including HttpOnly ones and those of other hosts."""
+        return self.driver.execute_cdp_cmd("Network.getAllCookies", {})["cookies"]
+
+    def session_cookies(self):
+        return [c for c in self.cookies() if c["name"] == self.args.cookie_name]
+
+    def on_login_page(self):
+        parts = urlsplit(self.driver.current_url)
+        return f"{parts.scheme}://{parts.netloc}" == self.sso and parts.path == "/login"
+
+    def query_rd(self):
+        values = parse_qs(urlsplit(self.driver.current_url).query).get("rd")
+        return values[0] if values else None
+
+    def describe_page(self):
+        try:
+            url = self.driver.current_url
+            title = self.driver.title
+            text = self.driver.execute_script("return document.body ? document.body.innerText : ''") or ""
+        except Exception as e:
+            return f"(the browser could not be asked: {e})"
+        text = re.sub(r"\s+", " ", text).strip()
+        return f"url={url} title={title!r} text={text[:600]!r}"
+
+    def save_failure_artifacts(self):
+        if self.driver is None:
+            return
+        saved = []
+        try:
+            path = os.path.join(self.work, "failure.png")
+            if self.driver.save_screenshot(path):
+                saved.append(path)
+            path = os.path.join(self.work, "failure.html")
+            with open(path, "w") as f:
+                f.write(self.driver.page_source)
+            saved.append(path)
+        except Exception as e:
+            print(f"note: could not save the failure screenshot: {e}", file=sys.stderr)
+        if saved:
+            print(f"saved: {' '.join(saved)}", file=sys.stderr)
+        try:
+            for entry in self.driver.get_log("browser")[-10:]:
+                print(f"browser console: {entry.get('level')}: {entry.get('message', '')[:500]}", file=sys.stderr)
+        except Exception:
+            pass
+
+    # ---- the flow ---------------------------------------------------------------------------------
+
+    def run(self):
+        a = self.args
+        t0 = time.monotonic()
+        self.preflight()
+        self.step = "setup"
+        for sub in (self.nginx_dir, self.profile, os.path.join(self.work, "home")):
+            if os.path.exists(sub):
+                shutil.rmtree(sub)
+        os.makedirs(self.nginx_dir)
+        for stale in ("failure.png", "failure.html"):
+            if os.path.exists(os.path.join(self.work, stale)):
+                os.remove(os.path.join(self.work, stale))
+        self.start_nginx()
+        self.ok(True, f"nginx serves {SSO}, {APP}, {CHAT} on 127.0.0.1:{self.port} "
+                      f"(deploy/nginx/drawbridge.conf; config in {self.nginx_dir})")
+        t1 = time.monotonic()
+        self.start_browser()
+        t2 = time.monotonic()
+        self.timings["nginx"] = t1 - t0
+        self.timings["browser start"] = t2 - t1
+
+        self.step = "1. app without a session"
+        self.go(self.app_url)
+        self.wait(lambda: self.on_login_page() and self.login_form() is not None,
+                  f"the sign-in form at {self.sso}/login")
+        self.ok(True, f"1. {self.app_url} sends the browser to the sign-in page at {SSO}")
+        self.ok(self.query_rd() == self.app_url, "1. the sign-in URL carries the original URL in rd",
+                f"rd={self.query_rd()!r}")
+        form = self.login_form()
+        self.ok(all(form[k] is not None for k in ("username", "password", "csrf", "submit")),
+                "1. the form has user name, password, CSRF token and a submit button")
+        self.ok(form["rd"] is not None and form["rd"].get_attribute("value") == self.app_url,
+                "1. the form will send rd on", f"rd field={form['rd'] and form['rd'].get_attribute('value')!r}")
+        self.ok(not self.session_cookies(), "1. no session cookie yet")
+
+        self.step = "2. wrong password"
+        self.sign_in(a.username, a.wrong_password)
+        self.ok(self.on_login_page() and self.login_form() is not None, "2. a wrong password stays on the sign-in form")
+        error = self.find("[role=alert]")
+        self.ok(bool(error) and error[0].text.strip() != "", "2. with an error message (role=alert)",
+                "no [role=alert] element")
+        self.note(f"2. the error reads {error[0].text.strip()!r}")
+        self.ok(self.login_form()["username"].get_attribute("value") == a.username,
+                "2. the user name is kept in the form")
+        self.ok(not self.session_cookies(), "2. no session cookie after a wrong password",
+                f"cookies: {self.session_cookies()}")
+
+        self.step = "3. right password"
+        self.sign_in(a.username, a.password)
+        self.wait(lambda: self.at(self.app_url), f"the browser to come back to {self.app_url}")
+        self.ok(True, f"3. signing in lands back on the original URL {self.app_url}")
+        self.ok(self.text_of("#host") == APP, f"3. the page is the app's (Host: {APP}, nginx's $host)",
+                f"Host={self.text_of('#host')!r}")
+        self.ok(self.text_of("#remote-user") == a.expect_remote_user,
+                f"3. the app sees Remote-User: {a.expect_remote_user}", f"got {self.text_of('#remote-user')!r}")
+        if a.expect_email is not None:
+            self.ok(self.text_of("#remote-email") == a.expect_email,
+                    f"3. the app sees Remote-Email: {a.expect_email}", f"got {self.text_of('#remote-email')!r}")
+        else:
+            self.note(f"3. Remote-Email: {self.text_of('#remote-email')!r}")
+        self.note(f"3. Remote-Name: {self.text_of('#remote-name')!r}")
+
+        self.step = "4. the session cookie"
+        found = self.session_cookies()
+        self.ok(len(found) == 1, f"4. exactly one {a.cookie_name} cookie", f"cookies: {found}")
+        cookie = found[0]
+        self.ok(cookie["domain"] in (f".{DOMAIN}", DOMAIN), f"4. {a.cookie_name} has Domain={DOMAIN}",
+                f"domain={cookie['domain']!r}")
+        self.ok(cookie["path"] == "/", "4. Path=/", f"path={cookie['path']!r}")
+        self.ok(cookie["secure"] is True, "4. Secure")
+        self.ok(cookie["httpOnly"] is True, "4. HttpOnly")
+        self.ok(cookie.get("sameSite") == "Lax", "4. SameSite=Lax", f"sameSite={cookie.get('sameSite')!r}")
+        self.ok(not cookie.get("session", False) and cookie.get("expires", -1) > time.time() + 60,
+                "4. persistent (Max-Age), not a browser-session cookie", f"expires={cookie.get('expires')}")
+        self.ok(a.cookie_name not in (self.driver.execute_script("return document.cookie") or ""),
+                "4. page scripts on the app cannot read it (document.cookie)")
+        csrf = [c for c in self.cookies() if c["name"].startswith("__Host-")]
+        self.ok(len(csrf) == 1 and csrf[0]["domain"] == SSO and csrf[0]["secure"] and csrf[0]["path"] == "/",
+                f"4. the pre-sign-in CSRF cookie is a host-only __Host- cookie of {SSO}", f"{csrf}")
+        session_value = cookie["value"]
+
+        self.step = "5. chat"
+        self.go(self.chat_url)
+        self.wait(lambda: self.at(self.chat_url) or self.on_login_page(), f"{self.chat_url} to settle")
+        self.ok(self.at(self.chat_url) and self.login_form() is None,
+                f"5. {self.chat_url} opens at once, no sign-in form")
+        self.ok(self.text_of("#host") == CHAT and self.text_of("#remote-user") == a.expect_remote_user,
+                f"5. the chat app sees Remote-User: {a.expect_remote_user}",
+                f"Host={self.text_of('#host')!r} Remote-User={self.text_of('#remote-user')!r}")
+
+        self.step = "6. sign-out"
+        self.go(f"{self.sso}/logout")
+        self.note(f"6. GET {self.sso}/logout (a typed URL) shows {self.driver.title!r}; session cookie still there: "
+                  f"{bool(self.session_cookies())} (sign-out is POST /logout with a CSRF token)")
+        self.go(f"{self.sso}/")
+        self.wait(lambda: self.at(f"{self.sso}/"), f"the Drawbridge start page {self.sso}/")
+        page_text = self.driver.execute_script("return document.body.innerText") or ""
+        self.ok("Signed in" in page_text and a.username in page_text,
+                f"6. {self.sso}/ says who is signed in", re.sub(r"\s+", " ", page_text)[:200])
+        buttons = [b for b in self.find("form[method=post] button[type=submit]")
+                   if (b.find_element("xpath", "./ancestor::form").get_attribute("action") or "").endswith("/logout")]
+        self.ok(len(buttons) == 1, "6. with a sign-out button")
+        self.ok(buttons[0].text.strip() == "Sign out", "6. labelled “Sign out”", f"label={buttons[0].text!r}")
+        self.submit_and_wait(buttons[0])
+        self.ok(self.on_login_page() and self.login_form() is not None, "6. signing out lands on the sign-in form",
+                self.driver.current_url)
+        self.ok(not self.session_cookies(), "6. the session cookie is gone from the browser",
+                f"{self.session_cookies()}")
+        self.go(self.chat_url)
+        self.wait(lambda: self.on_login_page() and self.login_form() is not None,
+                  f"{self.chat_url} to ask for the sign-in form")
+        self.ok(self.query_rd() == self.chat_url, f"6. {self.chat_url} asks for the sign-in form again (rd = chat)",
+                f"rd={self.query_rd()!r}")
+        self.go(self.app_url)
+        self.wait(lambda: self.on_login_page() and self.login_form() is not None,
+                  f"{self.app_url} to ask for the sign-in form")
+        self.ok(True, f"6. so does {self.app_url}")
+        # The old cookie value, put back: the session must be over on the server, not only in the browser.
+        self.driver.execute_cdp_cmd("Network.setCookie", {
+            "name": a.cookie_name, "value": session_value, "domain": f".{DOMAIN}", "path": "/",
+            "secure": True, "httpOnly": True, "sameSite": "Lax"})
+        self.go(self.chat_url)
+        self.wait(lambda: self.at(self.chat_url) or self.on_login_page(), f"{self.chat_url} to settle")
+        self.ok(self.on_login_page() and self.login_form() is not None,
+                "6. the signed-out session's cookie, put back by hand, is refused (revoked on the server)",
+                self.describe_page())
+        self.driver.execute_cdp_cmd("Network.deleteCookies", {"name": a.cookie_name, "domain": f".{DOMAIN}"})
+
+        self.step = "7. open redirect"
+        evil = "https://evil.test/"
+        self.go(f"{self.sso}/login?rd={quote(evil, safe='')}")
+        self.wait(lambda: self.login_form() is not None, "the sign-in form")
+        rd_field = self.login_form()["rd"]
+        self.ok(rd_field is None or rd_field.get_attribute("value") in ("", None),
+                "7. /login?rd=https://evil.test/ does not put evil.test into the form",
+                f"rd field={rd_field and rd_field.get_attribute('value')!r}")
+        self.sign_in(a.username, a.password)
+        self.wait(lambda: urlsplit(self.driver.current_url).path != "/login" or self.login_form() is None,
+                  "the page after signing in")
+        self.ok(urlsplit(self.driver.current_url).hostname != "evil.test" and self.at(f"{self.sso}/"),
+                f"7. signing in with rd={evil} ends on Drawbridge's start page, not at evil.test",
+                self.driver.current_url)
+        for bad in (evil, "//evil.test/", f"https://{DOMAIN}.evil.test/", f"https://{authority(APP + '.evil.test', self.port)}/",
+                    f"https://{authority(APP, self.port)}@evil.test/", f"http://{APP}:{self.port}/", "javascript:alert(1)"):
+            self.go(f"{self.sso}/login?rd={quote(bad, safe='')}")
+            self.wait(lambda: not self.on_login_page(), "the signed-in browser to be sent on")
+            self.ok(self.at(f"{self.sso}/"), f"7. signed in, /login?rd={bad} goes to the start page",
+                    self.driver.current_url)
+        good = f"https://{authority(CHAT, self.port)}/deep/link?x=1"
+        self.go(f"{self.sso}/login?rd={quote(good, safe='')}")
+        self.wait(lambda: not self.on_login_page(), "the signed-in browser to be sent on")
+        self.ok(self.at(good), f"7. while rd={good} (inside {DOMAIN}) is followed", self.driver.current_url)
+
+        t3 = time.monotonic()
+        self.timings["flow"] = t3 - t2
+        self.timings["total"] = t3 - t0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--drawbridge-port", type=int, required=True, help="Drawbridge's http.port on 127.0.0.1")
+    parser.add_argument("--nginx-port", type=int, required=True,
+                        help="free port for nginx's TLS listener; Drawbridge's public_url must be https://sso.example.test:PORT")
+    parser.add_argument("--work-dir", required=True,
+                        help="nginx's files, the browser profile, logs and failure screenshots go here (created if missing)")
+    parser.add_argument("--username", required=True, help="a platform login whose password is --password")
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--wrong-password", help="default: --password with '-wrong' appended")
+    parser.add_argument("--expect-remote-user", help="the Remote-User the apps must see (default: --username; "
+                        "Drawbridge sends the chat-safe username: lowercased, [a-z0-9._-])")
+    parser.add_argument("--expect-email", help="the Remote-Email the apps must see (default: not checked)")
+    parser.add_argument("--cookie-name", default="drawbridge_session", help="session.cookie_name (default %(default)s)")
+    parser.add_argument("--timeout", type=float, default=20, help="seconds to wait for any one page (default %(default)s)")
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--chromedriver", default="/usr/bin/chromedriver")
+    parser.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx")
+    parser.add_argument("--nginx-site", default=os.path.join(REPO, "deploy", "nginx", "drawbridge.conf"),
+                        help="the production nginx site file to test (default %(default)s)")
+    args = parser.parse_args()
+    args.wrong_password = args.wrong_password if args.wrong_password is not None else args.password + "-wrong"
+    args.expect_remote_user = args.expect_remote_user or args.username
+    if args.wrong_password == args.password:
+        parser.error("--wrong-password must differ from --password")
+    os.makedirs(args.work_dir, exist_ok=True)
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    harness = Harness(args)
+    status = 0
+    try:
+        harness.run()
+        t = harness.timings
+        print(f"passed: {harness.passed} checks in {t['total']:.1f}s "
+              f"(nginx {t['nginx']:.1f}s, browser start {t['browser start']:.1f}s, flow {t['flow']:.1f}s)", flush=True)
+    except SetupFailed as e:
+        print(f"FAIL: setup: {e}", file=sys.stderr, flush=True)
+        status = 2 if harness.step == "preflight" else 1
+    except CheckFailed as e:
+        print(f"FAIL: {e}", file=sys.stderr)
+        print(f"FAIL: at step {harness.step!r}; browser: {harness.describe_page()}", file=sys.stderr, flush=True)
+        harness.save_failure_artifacts()
+        status = 1
+    except KeyboardInterrupt as e:
+        print(f"FAIL: interrupted ({e or 'SIGINT'}) at step {harness.step!r}", file=sys.stderr, flush=True)
+        status = 130
+    except Exception as e:  # WebDriver errors and the like: same report as a failed check
+        print(f"FAIL: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}", file=sys.stderr)
+        if harness.driver is not None:
+            print(f"FAIL: at step {harness.step!r}; browser: {harness.describe_page()}", file=sys.stderr, flush=True)
+            harness.save_failure_artifacts()
+        status = 1
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        harness.cleanup()
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()
