@@ -272,10 +272,19 @@ PYEOF
 
     say "starting Synapse $SYNAPSE_VERSION on $url (log $dir/homeserver.log)"
     local started=$SECONDS
-    # stdin/stdout/stderr detached from the caller, so a caller reading our output to EOF is not held.
-    (cd "$dir" && exec "$PY" -m synapse.app.homeserver -c "$dir/homeserver.yaml" \
-        </dev/null >>"$dir/homeserver.log" 2>&1) &
-    local pid=$!
+    # Started in its own session with every inherited descriptor closed (not just 0-2): a caller that
+    # waits for our output to end, or watches a descriptor to learn we exited, is not held by Synapse.
+    local pid
+    pid=$("$PY" - "$dir" "$PY" <<'PYEOF'
+import os, subprocess, sys
+directory, python = sys.argv[1], sys.argv[2]
+with open(os.path.join(directory, "homeserver.log"), "ab") as log:
+    child = subprocess.Popen([python, "-m", "synapse.app.homeserver", "-c", os.path.join(directory, "homeserver.yaml")],
+                             cwd=directory, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                             close_fds=True, start_new_session=True)
+print(child.pid)
+PYEOF
+) || die "could not start Synapse"
     printf '%s\n' "$pid" >"$dir/synapse.pid"
 
     local deadline=$((SECONDS + 90))

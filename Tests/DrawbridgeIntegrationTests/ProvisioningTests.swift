@@ -53,6 +53,31 @@ import Testing
         }
     }
 
+    @Test func mattermostsOwnGitLabLoginFindsTheProvisionedAccount() async throws {
+        try await withMattermost { browser, dependencies, _, chat in
+            let secret = try #require(try await OAuthTestSupport.register(dependencies, id: "mattermost-sso", redirectURIs: [chat.url + "/signup/gitlab/complete"]))
+            let gateway = "http://127.0.0.1:\(browser.port)"
+            try await chat.control("config", [
+                "gitlab_enable": true, "gitlab_id": "mattermost-sso", "gitlab_secret": secret, "gitlab_auth_endpoint": gateway + "/oauth/authorize",
+                "gitlab_token_endpoint": gateway + "/oauth/token", "gitlab_user_api_endpoint": gateway + "/api/v4/user",
+            ])
+            _ = try await browser.signIn(username: "alice", password: PlatformFixture.password)
+            let provisioned = try #require(try await chat.user(named: "alice"))
+
+            // The user clicks "GitLab" in Mattermost: to Drawbridge (signed in, trusted client: no page), back with a code.
+            let chatBrowser = try chat.browser()
+            let start = try await chatBrowser.get("/oauth/gitlab/login")
+            #expect(start.locationPort == browser.port, "\(start.status) \(start.location ?? "")")
+            let authorized = try await browser.get(try #require(start.locationPath))
+            #expect(authorized.locationPort == chat.port, "\(authorized.status) \(authorized.location ?? "")")
+            let completed = try await chatBrowser.get(try #require(authorized.locationPath))
+            #expect(completed.status == 307, "Mattermost's redirect after a login: \(completed.status) \(completed.header("X-Contract-Error-Id") ?? "") \(completed.body.prefix(300))")
+            #expect(chatBrowser.cookies["MMUSERID"] == provisioned["id"] as? String, "signed in as the provisioned account")
+            #expect(chatBrowser.cookies["MMAUTHTOKEN"] != nil)
+            #expect(try await chat.users().filter { $0["email"] as? String == "alice@example.com" }.count == 1, "no second account")
+        }
+    }
+
     @Test func chatDownDelaysProvisioningButNeverTheSignIn() async throws {
         try await withMattermost { browser, _, databases, chat in
             // Chat stays down until the test says otherwise, so a sign-in that waited for

@@ -1,8 +1,8 @@
 import Foundation
 
 /// Reads durations written the way operators write them: `90s`, `15m`, `8h`, `7d`, `1h30m`, or plain seconds.
-enum DurationParser {
-    static func parse(_ text: String) -> Duration? {
+public enum DurationParser {
+    public static func parse(_ text: String) -> Duration? {
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
         if let seconds = Int64(trimmed), seconds >= 0 { return .seconds(seconds) }
         var total: Int64 = 0

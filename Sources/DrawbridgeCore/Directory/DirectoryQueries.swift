@@ -50,6 +50,33 @@ struct DirectoryQueries: Sendable {
         return PostgresQuery(unsafeSQL: "SELECT \(selectList(columns)) FROM \(table.quoted) ORDER BY \(SQLIdentifier.quote(columns.id))")
     }
 
+    /// One page of users in id order, after `cursor` (keyset pagination: memory stays flat however many
+    /// users there are). Table mode compares ids in their own type, so the primary key's index is used.
+    func page(after cursor: String?, limit: Int, idType: String?) -> PostgresQuery? {
+        var bindings = PostgresBindings()
+        bindings.append(cursor)
+        bindings.append(limit)
+        if let listQuery = settings.listQuery {
+            let fields = "id, login, email, name, password, active"
+            return PostgresQuery(
+                unsafeSQL: "SELECT \(fields) FROM (\(listQuery)) AS listed(\(fields)) WHERE $1::text IS NULL OR id::text > $1::text ORDER BY id::text LIMIT $2",
+                binds: bindings
+            )
+        }
+        guard case .table(let table, let columns) = settings.source, let idType else { return nil }
+        let id = SQLIdentifier.quote(columns.id)
+        return PostgresQuery(
+            unsafeSQL: "SELECT \(selectList(columns)) FROM \(table.quoted) WHERE $1::text IS NULL OR \(id) > $1::text::\(idType) ORDER BY \(id) LIMIT $2",
+            binds: bindings
+        )
+    }
+
+    func count() -> PostgresQuery? {
+        if let listQuery = settings.listQuery { return PostgresQuery(unsafeSQL: "SELECT count(*) FROM (\(listQuery)) AS listed") }
+        guard case .table(let table, _) = settings.source else { return nil }
+        return PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(table.quoted)")
+    }
+
     private func selectList(_ columns: ColumnMapping) -> String {
         [
             SQLIdentifier.quote(columns.id),

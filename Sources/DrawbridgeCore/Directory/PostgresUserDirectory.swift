@@ -7,6 +7,7 @@ import Synchronization
 public struct PostgresUserDirectory: UserDirectory {
     let client: PostgresClient
     let queries: DirectoryQueries
+    var settings: DirectorySettings { queries.settings }
     let logger: Logger
     /// PostgresClient waits indefinitely for a server that is down; a sign-in must not.
     let lookupTimeout: Duration
@@ -77,6 +78,22 @@ public struct PostgresUserDirectory: UserDirectory {
             users.append(try PlatformUserRowDecoder.decode(row))
         }
         return users
+    }
+
+    public func users(after cursor: String?, limit: Int) async throws -> [PlatformUser] {
+        let idType = settings.listQuery == nil ? try await idColumnType() : nil
+        guard let query = queries.page(after: cursor, limit: limit, idType: idType) else { throw DirectoryError.listingUnavailable }
+        var users: [PlatformUser] = []
+        for try await row in try await client.query(query, logger: logger) {
+            users.append(try PlatformUserRowDecoder.decode(row))
+        }
+        return users
+    }
+
+    public func userCount() async throws -> Int {
+        guard let query = queries.count() else { throw DirectoryError.listingUnavailable }
+        for try await count in try await client.query(query, logger: logger).decode(Int.self) { return count }
+        return 0
     }
 
     public func ping() async throws {

@@ -11,6 +11,12 @@ public protocol UserDirectory: Sendable {
     /// Every user, for census and sync; throws `DirectoryError.listingUnavailable` when only a lookup query is configured.
     func allUsers() async throws -> [PlatformUser]
 
+    /// A page of users in a stable order, after the id `cursor` (nil: from the start), for sync over any number of users.
+    func users(after cursor: String?, limit: Int) async throws -> [PlatformUser]
+
+    /// How many users `users(after:limit:)` will walk through, for progress.
+    func userCount() async throws -> Int
+
     /// Whether the platform database answers, for `/readyz`.
     func ping() async throws
 }
@@ -33,4 +39,13 @@ public enum DirectoryError: Error, Sendable, CustomStringConvertible {
             "a row has an unreadable \(field) value"
         }
     }
+}
+
+extension UserDirectory {
+    /// For small directories (tests): pages out of `allUsers()`, ordered by id as text.
+    public func users(after cursor: String?, limit: Int) async throws -> [PlatformUser] {
+        Array(try await allUsers().sorted { $0.id < $1.id }.filter { user in cursor.map { user.id > $0 } ?? true }.prefix(limit))
+    }
+
+    public func userCount() async throws -> Int { try await allUsers().count }
 }

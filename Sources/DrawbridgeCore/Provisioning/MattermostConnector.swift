@@ -79,6 +79,8 @@ public struct MattermostConnector: ChatConnector {
         }
         updated.active = true
         updated.name = user.name
+        // Mattermost takes the new username from the next SSO login; the link records what it will be.
+        updated.username = user.username
         return updated
     }
 

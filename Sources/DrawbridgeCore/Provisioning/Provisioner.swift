@@ -38,26 +38,32 @@ public struct Provisioner: Sendable {
             guard let user = try await directory.user(id: job.platformUserID, login: job.userLogin) else {
                 throw ConnectorError.rejected("platform user \(job.platformUserID) no longer exists")
             }
-            let chatUser = ChatUser(profile: UserProfile(user: user, numericID: try await grants.numericID(forPlatformID: user.id)), isActive: user.isActive)
-            guard user.isActive else {
-                // Deactivated since the job was queued: do not (re)create; make sure chat follows.
-                if let existing, existing.active {
-                    try await connector.deactivate(existing)
-                    var account = existing
-                    account.active = false
-                    try await store.save(account)
-                    return "user is inactive on the platform: deactivated \(job.connector) account \(existing.username)"
-                }
-                return "user is inactive on the platform: nothing to provision"
-            }
-            let account: ChatAccount
-            if let existing, job.action == .update {
-                account = try await connector.update(chatUser, account: existing)
-            } else {
-                account = try await connector.provision(chatUser, existing: existing)
-            }
-            try await store.save(account)
-            return existing == nil ? "created \(job.connector) account \(account.username) (\(account.chatUserID))" : "\(job.connector) account \(account.username) is up to date"
+            return try await bringInStep(user, on: connector, existing: existing, updateOnly: job.action == .update)
         }
+    }
+
+    /// Creates, updates, reactivates or deactivates the user's account on one connector, as the platform user
+    /// now is, and keeps the link. Shared by the outbox's jobs and `provision sync` (which has read the user already).
+    public func bringInStep(_ user: PlatformUser, on connector: any ChatConnector, existing: ChatAccount?, updateOnly: Bool = false) async throws -> String {
+        let chatUser = ChatUser(profile: UserProfile(user: user, numericID: try await grants.numericID(forPlatformID: user.id)), isActive: user.isActive)
+        guard user.isActive else {
+            // Deactivated on the platform: do not (re)create; make sure chat follows.
+            if let existing, existing.active {
+                try await connector.deactivate(existing)
+                var account = existing
+                account.active = false
+                try await store.save(account)
+                return "user is inactive on the platform: deactivated \(connector.name) account \(existing.username)"
+            }
+            return "user is inactive on the platform: nothing to provision"
+        }
+        let account: ChatAccount
+        if let existing, updateOnly {
+            account = try await connector.update(chatUser, account: existing)
+        } else {
+            account = try await connector.provision(chatUser, existing: existing)
+        }
+        try await store.save(account)
+        return existing == nil ? "created \(connector.name) account \(account.username) (\(account.chatUserID))" : "\(connector.name) account \(account.username) is up to date"
     }
 }

@@ -125,6 +125,23 @@ public struct ProvisioningStore: Sendable {
         return nil
     }
 
+    /// The links of many users at once (a sync page), by connector and platform id, with when each was last saved.
+    public func accounts(platformUserIDs: [String]) async throws -> [String: [String: (account: ChatAccount, updatedAt: Date)]] {
+        let rows = try await client.query(
+            """
+            SELECT connector, platform_user_id, chat_user_id, username, email, name, active, updated_at FROM \(unescaped: accounts)
+            WHERE platform_user_id = ANY(\(platformUserIDs))
+            """,
+            logger: logger
+        )
+        var result: [String: [String: (account: ChatAccount, updatedAt: Date)]] = [:]
+        for try await (connector, userID, chatID, username, email, name, active, updated) in rows.decode((String, String, String, String, String?, String?, Bool, Date).self) {
+            let account = ChatAccount(connector: connector, platformUserID: userID, chatUserID: chatID, username: username, email: email, name: name, active: active)
+            result[connector, default: [:]][userID] = (account, updated)
+        }
+        return result
+    }
+
     public func save(_ account: ChatAccount) async throws {
         try await client.query(
             """

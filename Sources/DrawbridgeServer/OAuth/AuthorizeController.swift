@@ -31,7 +31,9 @@ struct AuthorizeController: Sendable {
         switch form.step {
         case "login":
             switch try await flow.signIn(form: form, request: request, context: context, target: loginTarget(query: query, clientName: nil)) {
-            case .page(let response):
+            case .page(var response):
+                // The form again (a wrong password): its next answer still leads to the client.
+                if let redirectURI = try await validatedRedirectURI(query: query) { Self.allowFormRedirect(to: redirectURI, in: &response) }
                 return response
             case .signedIn(_, let cookie):
                 // Back to the same request, without prompt=login (it has just been honoured).
@@ -83,7 +85,9 @@ struct AuthorizeController: Sendable {
             if authorization.prompt.contains("none") {
                 return SignInFlow.redirect(to: authorization.errorRedirect(OAuthError(.loginRequired, "no signed-in session")), status: .found)
             }
-            return flow.formPage(request: request, target: loginTarget(query: query, clientName: authorization.client.name), username: authorization.loginHint, error: nil, status: .ok)
+            var page = flow.formPage(request: request, target: loginTarget(query: query, clientName: authorization.client.name), username: authorization.loginHint, error: nil, status: .ok)
+            Self.allowFormRedirect(to: authorization.redirectURI, in: &page)
+            return page
         }
 
         if let consent {
@@ -101,12 +105,30 @@ struct AuthorizeController: Sendable {
                 if authorization.prompt.contains("none") {
                     return SignInFlow.redirect(to: authorization.errorRedirect(OAuthError(.consentRequired, "the user has not approved this application")), status: .found)
                 }
-                return consentPage(authorization, query: query, token: token, user: user)
+                var page = consentPage(authorization, query: query, token: token, user: user)
+                Self.allowFormRedirect(to: authorization.redirectURI, in: &page)
+                return page
             }
         }
         let location = try await oauth.approve(authorization, user: user, session: session, sessionToken: token)
         context.logger.info("authorization granted", metadata: ["client_id": "\(authorization.client.clientID)", "user_id": "\(user.id)"])
         return SignInFlow.redirect(to: location, status: .found)
+    }
+
+    /// The redirect_uri of an authorization request, only once it is known to be exactly a registered one.
+    private func validatedRedirectURI(query: String) async throws -> String? {
+        let pairs = FormPairs.parse(query)
+        let clientID = pairs.first { $0.0 == "client_id" }?.1 ?? ""
+        guard ClientSecret.isValidClientID(clientID), let client = try await oauth.clients.client(id: clientID) else { return nil }
+        return try? validator.validate(pairs, client: client).redirectURI
+    }
+
+    /// These forms answer with a redirect to the client's (exact, registered) redirect_uri, which the page's
+    /// CSP form-action must allow, or Chrome blocks it.
+    static func allowFormRedirect(to redirectURI: String, in response: inout Response) {
+        if let target = SecurityHeadersMiddleware<AppRequestContext>.formTarget(forRedirectURI: redirectURI) {
+            response.headers[SecurityHeadersMiddleware<AppRequestContext>.extraFormTarget] = target
+        }
     }
 
     private func loginTarget(query: String, clientName: String?) -> SignInFlow.FormTarget {

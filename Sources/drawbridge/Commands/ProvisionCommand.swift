@@ -9,7 +9,7 @@ struct ProvisionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "provision",
         abstract: "Create chat accounts ahead of time and look after the provisioning queue.",
-        subcommands: [User.self, Status.self, Retry.self]
+        subcommands: [User.self, Sync.self, Status.self, Retry.self]
     )
 
     /// The pieces a command needs, over short-lived clients for both databases.
@@ -18,6 +18,8 @@ struct ProvisionCommand: AsyncParsableCommand {
         let store: ProvisioningStore
         let provisioner: Provisioner
         let directory: PostgresUserDirectory
+        let syncStore: SyncStore
+        let logger: Logger
     }
 
     static func withContext<T: Sendable>(_ options: ConfigOptions, _ body: @escaping @Sendable (Context) async throws -> T) async throws -> T {
@@ -35,7 +37,8 @@ struct ProvisionCommand: AsyncParsableCommand {
                         connectors: configuration.provisioning.connectors.map(\.connector), store: store, directory: directory,
                         grants: PostgresGrantStore(client: database, schema: configuration.database.schema, logger: logger), logger: logger
                     )
-                    return try await body(Context(configuration: configuration, store: store, provisioner: provisioner, directory: directory))
+                    let syncStore = SyncStore(client: database, schema: configuration.database.schema, logger: logger)
+                    return try await body(Context(configuration: configuration, store: store, provisioner: provisioner, directory: directory, syncStore: syncStore, logger: logger))
                 }
             }
         } catch let error as ExitCode {

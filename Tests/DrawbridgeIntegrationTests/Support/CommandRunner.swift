@@ -41,6 +41,36 @@ struct CommandRunner {
         return Result(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self), stderr: String(decoding: stderrData, as: UTF8.self))
     }
 
+    /// A `drawbridge` process left running, to signal; `finish()` waits for it and collects its output.
+    struct RunningTool {
+        let process: Process
+        let out: Pipe
+        let err: Pipe
+
+        func finish() -> Result {
+            let group = DispatchGroup()
+            nonisolated(unsafe) var stderrData = Data()
+            DispatchQueue.global().async(group: group) { stderrData = err.fileHandleForReading.readDataToEndOfFile() }
+            let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
+            group.wait()
+            process.waitUntilExit()
+            return Result(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self), stderr: String(decoding: stderrData, as: UTF8.self))
+        }
+    }
+
+    static func startTool(_ arguments: [String], environment: [String: String] = [:]) throws -> RunningTool {
+        let process = Process()
+        process.executableURL = try binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DRAWBRIDGE_") }.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return RunningTool(process: process, out: out, err: err)
+    }
+
     /// Writes a config file for the test databases, with `edit` applied to the YAML text.
     static func writeConfig(_ databases: TestDatabases, edit: (String) -> String = { $0 }) throws -> String {
         let yaml = """
@@ -62,11 +92,11 @@ struct CommandRunner {
     }
 
     /// Starts `drawbridge serve` on `port` and waits until `/readyz` answers 200; stderr goes to `log`.
-    static func startServe(config: String, port: Int, log: Pipe, arguments: [String] = []) async throws -> Process {
+    static func startServe(config: String, port: Int, log: Pipe, arguments: [String] = [], environment: [String: String] = [:]) async throws -> Process {
         let process = Process()
         process.executableURL = try binary
         process.arguments = ["serve", "--config", config] + arguments
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DRAWBRIDGE_") }
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DRAWBRIDGE_") }.merging(environment) { $1 }
         process.standardError = log
         process.standardOutput = FileHandle.nullDevice
         try process.run()
@@ -78,6 +108,35 @@ struct CommandRunner {
         }
         if process.isRunning { process.terminate() }
         throw TestSetupError("drawbridge serve did not become ready on port \(port)")
+    }
+
+    /// Runs another program (a script of the repository, an interpreter) to its end. Output goes through
+    /// files, not pipes: a daemon the program starts (Synapse) keeps inherited pipes open long after it ends.
+    static func runTool(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        let directory = FileManager.default.temporaryDirectory
+        let outURL = directory.appendingPathComponent("tool-\(UUID().uuidString).out"), errURL = directory.appendingPathComponent("tool-\(UUID().uuidString).err")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(at: outURL)
+            try? FileManager.default.removeItem(at: errURL)
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [executable] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = try FileHandle(forWritingTo: outURL)
+        process.standardError = try FileHandle(forWritingTo: errURL)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+                      stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+    }
+
+    /// The repository's root, for its scripts.
+    static var repositoryRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../..").standardized.path
     }
 
     /// A port nothing listens on right now (bind to 0, read, close).

@@ -1,3 +1,4 @@
+import DrawbridgeCore
 import AsyncHTTPClient
 import Foundation
 import NIOCore
@@ -73,4 +74,20 @@ final class ContractServer: @unchecked Sendable {
         let response = try await Browser.http.execute(request, timeout: .seconds(10))
         _ = try await response.body.collect(upTo: 1 << 20)
     }
+
+    /// A browser's view of this server: its own cookie jar, as a real browser keeps per host.
+    func browser() throws -> Browser {
+        Browser(port: port, publicURL: try PublicURL(parsing: url))
+    }
+}
+
+extension WebResponse {
+    /// The Location header as a path and query, for following a redirect with the Browser for that host.
+    var locationPath: String? {
+        guard let location, let components = URLComponents(string: location) else { return nil }
+        return components.percentEncodedPath + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
+    }
+
+    /// The port of the Location header's host (the test servers all listen on 127.0.0.1).
+    var locationPort: Int? { location.flatMap { URLComponents(string: $0)?.port } }
 }

@@ -259,7 +259,10 @@ def render_site(args, work, http_port, app_port, cert, key):
         if needle not in app_masked:
             raise SetupFailed(f"{args.nginx_site}: the {APP} server block has no `{needle}` any more; "
                               f"update render_site() in {__file__}")
-    chat_block = re.sub(rf"(^\s*server_name\s+){re.escape(APP)}(\s*;)", rf"\g<1>{CHAT}\g<2>", app_block, flags=re.M)
+    chat_block, renamed = re.subn(rf"(^\s*server_name\s+){re.escape(APP)}(\s*;)", rf"\g<1>{CHAT}\g<2>", app_block,
+                                  flags=re.M)
+    if renamed != 1:
+        raise SetupFailed(f"{args.nginx_site}: could not rename the copy of the {APP} block; update render_site()")
     chat_block = (f"# Test: {CHAT} is a copy of the {APP} block (the production file sends it to Mattermost).\n"
                   + chat_block)
     text = text[:chat_start] + chat_block + text[chat_end:]  # the blocks do not overlap: either order works
@@ -379,8 +382,9 @@ class Harness:
         for module in ("fastcgi", "uwsgi", "scgi"):
             if nginx_module_missing(a.nginx, f"http_{module}_module"):
                 conf = re.sub(rf"^\s*{module}_temp_path .*\n", "", conf, flags=re.M)
-        if "@" in _comment_mask(conf):
-            raise SetupFailed(f"nginx.conf.template: a placeholder was left over: {re.findall(r'@[A-Z_]+@', _comment_mask(conf))}")
+        leftover = re.findall(r"@[A-Z_]+@", _comment_mask(conf))
+        if leftover:
+            raise SetupFailed(f"nginx.conf.template: placeholders left over: {leftover}")
         conf_path = os.path.join(d, "nginx.conf")
         with open(conf_path, "w") as f:
             f.write(conf)
@@ -488,9 +492,12 @@ class Harness:
 
     def wait(self, condition, what, timeout=None):
         from selenium.webdriver.support.ui import WebDriverWait
-        from selenium.common.exceptions import TimeoutException
+        from selenium.common.exceptions import (NoSuchElementException, StaleElementReferenceException,
+                                                TimeoutException)
         try:
-            return WebDriverWait(self.driver, timeout or self.args.timeout, poll_frequency=0.05).until(
+            # A page replaced mid-check (navigation) is not an answer yet: ask again.
+            return WebDriverWait(self.driver, timeout or self.args.timeout, poll_frequency=0.05,
+                                 ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(
                 lambda d: condition())
         except TimeoutException:
             raise CheckFailed(f"timed out after {timeout or self.args.timeout}s waiting for {what}")
@@ -609,7 +616,7 @@ class Harness:
                 os.remove(os.path.join(self.work, stale))
         self.start_nginx()
         self.ok(True, f"nginx serves {SSO}, {APP}, {CHAT} on 127.0.0.1:{self.port} "
-                      f"(deploy/nginx/drawbridge.conf; config in {self.nginx_dir})")
+                      f"({os.path.relpath(a.nginx_site, REPO)} rendered into {self.nginx_dir})")
         t1 = time.monotonic()
         self.start_browser()
         t2 = time.monotonic()

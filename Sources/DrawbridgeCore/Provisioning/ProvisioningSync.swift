@@ -1,0 +1,181 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// `drawbridge provision sync`: walks every platform user, page by page in id order, and brings each
+/// configured connector in step — create the missing, update the changed, deactivate the inactive — with
+/// bounded concurrency. Memory is one page, however many users there are. After each page the run's
+/// cursor and counts are saved, so an interrupted run resumes at the page it was in (connector calls are
+/// idempotent, so redoing part of a page is harmless).
+public struct ProvisioningSync: Sendable {
+    public struct Options: Sendable {
+        /// Connector names to sync (all configured ones when empty).
+        public var connectors: [String]
+        /// Only users whose link was last brought in step before this (or who have none).
+        public var since: Date?
+        public var dryRun: Bool
+        public var concurrency: Int
+        public var pageSize: Int
+        /// Start over instead of resuming an interrupted run with the same scope.
+        public var restart: Bool
+
+        public init(connectors: [String] = [], since: Date? = nil, dryRun: Bool = false, concurrency: Int = 16, pageSize: Int = 500, restart: Bool = false) {
+            self.connectors = connectors
+            self.since = since
+            self.dryRun = dryRun
+            self.concurrency = concurrency
+            self.pageSize = pageSize
+            self.restart = restart
+        }
+    }
+
+    /// A snapshot for progress displays.
+    public struct Progress: Sendable {
+        public var seen: Int
+        public var total: Int
+        public var counts: [String: SyncCounts]
+        public var elapsed: Duration
+        public var resumedFrom: Int
+    }
+
+    public struct Report: Sendable {
+        public var run: SyncRun?
+        public var counts: [String: SyncCounts]
+        public var failures: [SyncFailure]
+        public var seen: Int
+        public var total: Int
+        public var elapsed: Duration
+        public var dryRun: Bool
+    }
+
+    let provisioner: Provisioner
+    let directory: any UserDirectory
+    let syncStore: SyncStore
+    let logger: Logger
+
+    public init(provisioner: Provisioner, directory: any UserDirectory, syncStore: SyncStore, logger: Logger) {
+        self.provisioner = provisioner
+        self.directory = directory
+        self.syncStore = syncStore
+        self.logger = logger
+    }
+
+    /// What a user needs on one connector, judged from Drawbridge's own link (no chat call).
+    enum Decision: Equatable {
+        case create, update, reactivate, deactivate, none
+
+        var outcome: SyncOutcome {
+            switch self {
+            case .create: .created
+            case .update, .reactivate: .updated
+            case .deactivate: .deactivated
+            case .none: .unchanged
+            }
+        }
+    }
+
+    static func decide(_ user: PlatformUser, profile: UserProfile, existing: ChatAccount?) -> Decision {
+        guard user.isActive else { return existing?.active == true ? .deactivate : .none }
+        guard let existing else { return .create }
+        if !existing.active { return .reactivate }
+        let same = existing.username == profile.username && existing.email == profile.email && existing.name == profile.name
+        return same ? .none : .update
+    }
+
+    public func run(_ options: Options, progress: @escaping @Sendable (Progress) -> Void) async throws -> Report {
+        let all = provisioner.connectors.values.sorted { $0.name < $1.name }
+        let unknown = options.connectors.filter { provisioner.connectors[$0] == nil }
+        guard unknown.isEmpty else { throw ConnectorError.rejected("no connector named '\(unknown.joined(separator: "', '"))' (configured: \(all.map(\.name).joined(separator: ", ")))") }
+        let connectors = options.connectors.isEmpty ? all : all.filter { options.connectors.contains($0.name) }
+        let total = try await directory.userCount()
+        let scope = "connectors=\(connectors.map(\.name).joined(separator: ","));since=\(options.since.map { String(Int($0.timeIntervalSince1970)) } ?? "-")"
+        var run = options.dryRun
+            ? SyncRun(id: 0, scope: scope, cursor: nil, total: total, seen: 0, counts: [:], startedAt: Date(), resumed: false)
+            : try await syncStore.open(scope: scope, total: total, restart: options.restart)
+        run.total = total
+        let resumedFrom = run.seen
+        let started = ContinuousClock.now
+        let state = SyncTally(seen: run.seen, counts: run.counts)
+        let runID = run.id
+        let report = { @Sendable in
+            let snapshot = state.withLock { $0 }
+            progress(Progress(seen: snapshot.seen, total: total, counts: snapshot.counts, elapsed: ContinuousClock.now - started, resumedFrom: resumedFrom))
+        }
+        report()
+        while true {
+            try Task.checkCancellation()
+            let page = try await directory.users(after: run.cursor, limit: options.pageSize)
+            guard let last = page.last else { break }
+            let links = try await provisioner.store.accounts(platformUserIDs: page.map(\.id))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                var inFlight = 0
+                for user in page {
+                    for connector in connectors {
+                        let existing = links[connector.name]?[user.id]
+                        if let since = options.since, let updatedAt = existing?.updatedAt, updatedAt >= since {
+                            state.withLock { $0.counts[connector.name, default: SyncCounts()].add(.unchanged) }
+                            continue
+                        }
+                        if inFlight >= options.concurrency {
+                            try await group.next()
+                            inFlight -= 1
+                        }
+                        inFlight += 1
+                        group.addTask {
+                            let outcome = try await self.sync(user, on: connector, existing: existing?.account, run: runID, dryRun: options.dryRun)
+                            state.withLock { $0.counts[connector.name, default: SyncCounts()].add(outcome) }
+                        }
+                    }
+                    state.withLock { $0.seen += 1 }
+                }
+                try await group.waitForAll()
+            }
+            run.cursor = last.id
+            (run.seen, run.counts) = state.withLock { ($0.seen, $0.counts) }
+            if !options.dryRun { try await syncStore.checkpoint(run) }
+            report()
+            if page.count < options.pageSize { break }
+        }
+        (run.seen, run.counts) = state.withLock { ($0.seen, $0.counts) }
+        var failures: [SyncFailure] = []
+        if !options.dryRun {
+            try await syncStore.checkpoint(run)
+            try await syncStore.finish(run)
+            failures = try await syncStore.failures(run: run.id)
+        }
+        report()
+        return Report(run: options.dryRun ? nil : run, counts: run.counts, failures: failures, seen: run.seen, total: total,
+                      elapsed: ContinuousClock.now - started, dryRun: options.dryRun)
+    }
+
+    /// One user on one connector. A chat failure is recorded against the run and counted, never thrown:
+    /// one bad account must not stop 50,000 others. Drawbridge's own database failing does stop the run.
+    private func sync(_ user: PlatformUser, on connector: any ChatConnector, existing: ChatAccount?, run: Int64, dryRun: Bool) async throws -> SyncOutcome {
+        let profile = UserProfile(user: user, numericID: try await provisioner.grants.numericID(forPlatformID: user.id))
+        let decision = Self.decide(user, profile: profile, existing: existing)
+        guard decision != .none, !dryRun else { return decision.outcome }
+        do {
+            _ = try await provisioner.bringInStep(user, on: connector, existing: existing, updateOnly: decision == .update)
+            if run > 0 { try await syncStore.clearFailure(run: run, connector: connector.name, platformUserID: user.id) }
+            return decision.outcome
+        } catch let error as ConnectorError {
+            let action = decision == .deactivate ? "deactivate" : decision == .create ? "provision" : "update"
+            try await syncStore.recordFailure(run: run, SyncFailure(connector: connector.name, platformUserID: user.id, login: user.login, action: action, error: error.description))
+            logger.debug("sync failed for a user", metadata: ["connector": "\(connector.name)", "user_id": "\(user.id)", "error": "\(error)"])
+            return .failed
+        }
+    }
+}
+
+/// The counters a sync's concurrent tasks share.
+final class SyncTally: Sendable {
+    private let state: Mutex<(seen: Int, counts: [String: SyncCounts])>
+
+    init(seen: Int, counts: [String: SyncCounts]) {
+        state = Mutex((seen, counts))
+    }
+
+    func withLock<T: Sendable>(_ body: (inout (seen: Int, counts: [String: SyncCounts])) -> T) -> T {
+        state.withLock { body(&$0) }
+    }
+}
