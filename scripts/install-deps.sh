@@ -4,7 +4,7 @@
 # Idempotent and silent when everything is already present.
 set -euo pipefail
 
-PACKAGES=(postgresql libargon2-dev libcrypt-dev pkg-config python3 python3-cryptography python3-authlib python3-requests)
+PACKAGES=(postgresql libargon2-dev libcrypt-dev pkg-config python3 python3-cryptography python3-authlib python3-requests python3-venv)
 
 die() { printf 'install-deps.sh: %s\n' "$*" >&2; exit 1; }
 

@@ -52,7 +52,7 @@ import Testing
             #expect(interrupted.status == 130, "\(interrupted.stderr)")
             #expect(interrupted.stderr.contains("Run the same `drawbridge provision sync` again to resume"))
             let createdBefore = try await chat.users().count
-            #expect(createdBefore >= 1500 && createdBefore < Self.users, "interrupted part-way: \(createdBefore)")
+            #expect(createdBefore >= 1400 && createdBefore < Self.users, "interrupted part-way (inactive users get no account): \(createdBefore)")
 
             let second = try CommandRunner.run(["provision", "sync", "--config", config])
             #expect(second.status == 1, "one clash means a non-zero exit: \(second.stderr.suffix(500))")
