@@ -16,3 +16,15 @@ import Testing
         #expect(loaded.session.idleTimeout == .seconds(seconds))
     }
 }
+
+@Suite struct DurationTextTests {
+    @Test(arguments: [("200ms", Duration.milliseconds(200)), ("1s500ms", .milliseconds(1500)), ("2m", .seconds(120)), ("0s", .zero)])
+    func readsMillisecondsAndMinutesApart(_ text: String, _ expected: Duration) {
+        #expect(DurationParser.parse(text) == expected)
+    }
+
+    @Test(arguments: ["", "ms", "5x", "1.5s", "s5"])
+    func refusesWhatIsNotADuration(_ text: String) {
+        #expect(DurationParser.parse(text) == nil)
+    }
+}

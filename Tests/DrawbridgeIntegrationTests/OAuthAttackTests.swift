@@ -109,6 +109,23 @@ import Testing
         }
     }
 
+    /// Chrome applies CSP form-action to the redirect after a form POST: the authorize page's sign-in form
+    /// must allow the client's redirect_uri origin (and the cookie domain on any port), and nothing else.
+    @Test func theAuthorizeFormMayLeadToTheClientAndNowhereElse() async throws {
+        try await OAuthTestSupport.withGateway { browser, dependencies, _ in
+            try await OAuthTestSupport.register(dependencies, id: "csp-client", redirectURIs: ["https://chat.other.test:8443/cb"])
+            let page = try await browser.get(Self.authorizePath(client: "csp-client", redirect: "https://chat.other.test:8443/cb"))
+            #expect(page.status == 200)
+            let policy = try #require(page.header("Content-Security-Policy"))
+            let formAction = policy.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.first { $0.hasPrefix("form-action") } ?? ""
+            #expect(formAction.contains("https://chat.other.test:8443"), "\(formAction)")
+            #expect(formAction.contains("https://*.example.com:*"), "\(formAction)")
+            #expect(page.header("X-Drawbridge-Form-Target") == nil, "the internal header never leaves")
+            let login = try await browser.get("/login")
+            #expect(login.header("Content-Security-Policy")?.contains("chat.other.test") == false)
+        }
+    }
+
     @Test func aRefreshMayNarrowTheScopeButNeverWidenIt() async throws {
         try await OAuthTestSupport.withGateway { browser, dependencies, _ in
             let secret = try #require(try await OAuthTestSupport.register(dependencies, id: "scope-client", redirectURIs: [Self.redirect]))

@@ -15,7 +15,7 @@ public enum ConfigurationKeys {
         "oauth.code_lifetime", "oauth.access_token_lifetime", "oauth.refresh_token_lifetime", "oauth.id_token_lifetime",
         "oauth.refresh_reuse_grace", "oauth.default_scope",
         "keys.encryption_key", "keys.algorithm",
-        "provisioning.wait_budget", "provisioning.max_attempts", "provisioning.concurrency", "provisioning.poll_interval",
+        "provisioning.wait_budget", "provisioning.max_attempts", "provisioning.concurrency", "provisioning.poll_interval", "provisioning.lease",
         "log.level", "log.format",
     ]
 

@@ -1,14 +1,15 @@
 import Foundation
 
-/// Reads durations written the way operators write them: `90s`, `15m`, `8h`, `7d`, `1h30m`, or plain seconds.
+/// Reads durations written the way operators write them: `90s`, `15m`, `8h`, `7d`, `1h30m`, `200ms`, or plain seconds.
 public enum DurationParser {
     public static func parse(_ text: String) -> Duration? {
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
         if let seconds = Int64(trimmed), seconds >= 0 { return .seconds(seconds) }
-        var total: Int64 = 0
+        var milliseconds: Int64 = 0
         var number = ""
         var sawUnit = false
-        for character in trimmed {
+        var characters = Array(trimmed)[...]
+        while let character = characters.popFirst() {
             if character.isASCII, character.isNumber {
                 number.append(character)
                 continue
@@ -16,21 +17,25 @@ public enum DurationParser {
             guard let value = Int64(number) else { return nil }
             let unit: Int64
             switch character {
-            case "s": unit = 1
-            case "m": unit = 60
-            case "h": unit = 3600
-            case "d": unit = 86400
-            case "w": unit = 7 * 86400
+            case "m" where characters.first == "s":
+                characters.removeFirst()
+                unit = 1
+            case "s": unit = 1000
+            case "m": unit = 60_000
+            case "h": unit = 3_600_000
+            case "d": unit = 86_400_000
+            case "w": unit = 7 * 86_400_000
             default: return nil
             }
             let (product, overflow) = value.multipliedReportingOverflow(by: unit)
-            guard !overflow else { return nil }
-            total += product
+            let (sum, sumOverflow) = milliseconds.addingReportingOverflow(product)
+            guard !overflow, !sumOverflow else { return nil }
+            milliseconds = sum
             number = ""
             sawUnit = true
         }
         guard number.isEmpty, sawUnit else { return nil }
-        return .seconds(total)
+        return .milliseconds(milliseconds)
     }
 }
 

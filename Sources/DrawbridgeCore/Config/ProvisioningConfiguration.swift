@@ -59,7 +59,7 @@ public struct ProvisioningConfiguration: Sendable {
     ]
     /// Keys any connector may have, for the unknown-key check; the parser then checks them against the type.
     static let connectorKeys: Set<String> = keysByType.values.reduce(["type"]) { $0.union($1) }
-    static let provisioningKeys = ["provisioning.wait_budget", "provisioning.max_attempts", "provisioning.concurrency", "provisioning.poll_interval"]
+    static let provisioningKeys = ["provisioning.wait_budget", "provisioning.max_attempts", "provisioning.concurrency", "provisioning.poll_interval", "provisioning.lease"]
 }
 
 extension ConfigurationParser {
@@ -69,6 +69,9 @@ extension ConfigurationParser {
         settings.maxAttempts = integer("provisioning.max_attempts", default: settings.maxAttempts, range: 1...1000, problems: &problems)
         settings.concurrency = integer("provisioning.concurrency", default: settings.concurrency, range: 1...256, problems: &problems)
         settings.pollInterval = durationAllowingZero("provisioning.poll_interval", default: settings.pollInterval, problems: &problems)
+        // How long a claimed job is a worker's before another replica may take it (a worker that died mid-job).
+        settings.lease = durationAllowingZero("provisioning.lease", default: settings.lease, problems: &problems)
+        if settings.lease < .seconds(1) { problems.append(ConfigurationError("must be at least 1s", key: "provisioning.lease")) }
         let connectors = connectorNames.compactMap { parseConnector(named: $0, problems: &problems) }
         return ProvisioningConfiguration(connectors: connectors, settings: settings)
     }
