@@ -112,6 +112,16 @@ import Testing
         }
     }
 
+    @Test func aForeignAccountWithTheUsernameIsAReportedClash() async throws {
+        try await withMattermost { browser, _, databases, chat in
+            try await chat.control("users", ["username": "erin", "email": "other.erin@example.org", "password": "Secret-123"])
+            _ = try await browser.signIn(username: "erin", password: PlatformFixture.password)
+            let jobs = try await Self.jobs(databases)
+            #expect(jobs.first?.hasPrefix("provision:failed:the mattermost username erin belongs to another account (other.erin@example.org); not taken over") == true, "\(jobs)")
+            #expect(try await chat.users().filter { $0["username"] as? String == "erin" }.count == 1)
+        }
+    }
+
     @Test func linkExistingByEmailLinksThePasswordAccount() async throws {
         try await withMattermost(configure: { configuration in
             if case .mattermost(let name, var settings) = configuration.provisioning.connectors[0] {

@@ -21,6 +21,7 @@ source "$ROOT/scripts/bench/lib.sh"
 USERS_LIST="${BENCH_SYNC_USERS:-2000 10000 20000}"
 LATENCY="${BENCH_LATENCY_MS:-5}"
 OUT="${DRAWBRIDGE_BENCH_OUT:-/tmp/drawbridge-sync-bench-$(date -u +%Y%m%dT%H%M%SZ)}"
+unset DRAWBRIDGE_BENCH_OUT
 mkdir -p "$OUT"
 PG_DIR=""; CHAT_PID=""
 cleanup() {
@@ -35,6 +36,7 @@ trap 'exit 130' INT; trap 'exit 143' TERM
 
 if [[ -n "${DRAWBRIDGE_BENCH_BIN:-}" ]]; then
     BIN="$DRAWBRIDGE_BENCH_BIN"
+    unset DRAWBRIDGE_BENCH_BIN DRAWBRIDGE_BENCH_OUT   # not Drawbridge settings: the binary would warn about them
 else
     step "Building release binary"
     (cd "$ROOT" && swift build -c release --product drawbridge --scratch-path .build-release) || die "release build failed"

@@ -5,6 +5,15 @@ import NIOHTTP1
 
 /// JSON over HTTP for connectors, with failures sorted into retryable (`unavailable`) and not (`rejected`).
 struct ConnectorHTTP: Sendable {
+    /// One client for every connector. HTTPClient.shared keeps at most 8 HTTP/1.1 connections per host, which
+    /// capped `provision sync` at 8 calls in flight whatever its --concurrency (measured: 313 users/s at 16).
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 256
+        configuration.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
     let baseURL: String
     let headers: [(String, String)]
     let timeout: Duration
@@ -48,7 +57,7 @@ struct ConnectorHTTP: Sendable {
         let response: HTTPClientResponse
         let text: String
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000))
+            response = try await Self.client.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000))
             text = String(buffer: try await response.body.collect(upTo: 4 << 20))
         } catch {
             throw .unavailable("\(method.rawValue) \(path): \(error)")
