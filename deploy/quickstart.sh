@@ -187,8 +187,16 @@ secret() {
 
 # kek: the base64 key that seals Drawbridge's id_token signing keys, generated once
 # and kept (a new one would make the stored signing keys unreadable).
+# The key-encryption key lives beside the machine-wide database it protects, not in the checkout: a second
+# checkout on the same machine shares the `drawbridge` database, and a key of its own could not open the
+# signing keys already sealed there. A checkout's older per-checkout key is moved there on first use.
+KEK_FILE="${DRAWBRIDGE_QUICKSTART_KEK_FILE:-${XDG_DATA_HOME:-${HOME:-/root}/.local/share}/drawbridge-quickstart/keys-encryption-key}"
 kek() {
-    local file="$SECRETS_DIR/keys-encryption-key" value
+    local file="$KEK_FILE" value
+    (umask 077 && mkdir -p "$(dirname "$file")") || die "could not create $(dirname "$file")"
+    if [[ ! -s "$file" && -s "$SECRETS_DIR/keys-encryption-key" ]]; then
+        (umask 077 && cp "$SECRETS_DIR/keys-encryption-key" "$file") || die "could not write $file"
+    fi
     if [[ ! -s "$file" ]]; then
         (umask 077 && head -c 32 /dev/urandom | base64 >"$file.tmp" && mv -f "$file.tmp" "$file") \
             || die "could not write $file"
