@@ -1059,7 +1059,7 @@ def main():
     parser.add_argument("--gitlab-token-endpoint", default="")
     parser.add_argument("--gitlab-user-api-endpoint", default="")
     parser.add_argument("--enable-user-creation", type=bool_arg, default=True, help="TeamSettings.EnableUserCreation")
-    parser.add_argument("--restrict-creation-to-domains", default="", help="TeamSettings.RestrictCreationToDomains (comma list)")
+    parser.add_argument("--restrict-creation-to-domains", default="", help="email domains allowed to create accounts, comma list (Mattermost TeamSettings: restrict creation to domains)")
     parser.add_argument("--allow-cookies-for-subdomains", type=bool_arg, default=False, help="ServiceSettings.AllowCookiesForSubdomains")
     parser.add_argument("--enable-api-user-deletion", type=bool_arg, default=False, help="ServiceSettings.EnableAPIUserDeletion")
     parser.add_argument("--team", action="append", default=[], metavar="NAME[:channel,channel]", help="seed a team (repeatable)")

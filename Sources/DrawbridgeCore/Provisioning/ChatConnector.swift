@@ -46,6 +46,14 @@ public struct ChatAccount: Sendable, Equatable {
     }
 }
 
+extension ChatAccount {
+    /// The link for an account a connector has just created or adopted for `user` (active).
+    public init(connector: String, user: ChatUser, chatUserID: String) {
+        self.init(connector: connector, platformUserID: user.platformID, chatUserID: chatUserID, username: user.username,
+                  email: user.email, name: user.name, active: true)
+    }
+}
+
 /// One chat server's admin API. Every operation is idempotent: a job may run again after a crash.
 public protocol ChatConnector: Sendable {
     var name: String { get }

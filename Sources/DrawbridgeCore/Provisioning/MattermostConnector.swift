@@ -91,7 +91,7 @@ public struct MattermostConnector: ChatConnector {
             let service = byEmail["auth_service"] as? String ?? ""
             let id = byEmail["id"] as? String ?? ""
             if service == settings.authService, (byEmail["username"] as? String) == user.username {
-                return account(for: user, chatUserID: id)
+                return ChatAccount(connector: name, user: user, chatUserID: id)
             }
             if service.isEmpty {
                 guard settings.linkExistingByEmail else {
@@ -99,7 +99,7 @@ public struct MattermostConnector: ChatConnector {
                 }
                 let reply = try await http.send(.PUT, "/users/\(id)/auth", body: ["auth_data": String(user.numericID), "auth_service": settings.authService])
                 guard reply.status == 200 else { throw .rejected("could not link \(email) to SSO: \(reply.errorID ?? reply.raw)") }
-                return account(for: user, chatUserID: id)
+                return ChatAccount(connector: name, user: user, chatUserID: id)
             }
             throw .rejected("the email \(email) belongs to another \(name) account signed in through \(service); not taken over")
         }
@@ -114,7 +114,7 @@ public struct MattermostConnector: ChatConnector {
         switch reply.status {
         case 201, 200:
             guard let id = (reply.json as? [String: Any])?["id"] as? String else { throw .unavailable("created user without an id") }
-            return account(for: user, chatUserID: id)
+            return ChatAccount(connector: name, user: user, chatUserID: id)
         case 500 where reply.errorID == "app.user.save.app_error":
             throw .rejected("\(name) already has an account with auth_data \(user.numericID) that Drawbridge does not know; link it by hand")
         case 400 where reply.errorID?.hasSuffix("username_exists.app_error") == true:
@@ -171,10 +171,6 @@ public struct MattermostConnector: ChatConnector {
         if reply.status == 404 { return nil }
         guard reply.status == 200, let object = reply.json as? [String: Any] else { throw .unavailable("GET \(path) answered \(reply.status)") }
         return object
-    }
-
-    private func account(for user: ChatUser, chatUserID: String) -> ChatAccount {
-        ChatAccount(connector: name, platformUserID: user.platformID, chatUserID: chatUserID, username: user.username, email: user.email, name: user.name, active: true)
     }
 }
 

@@ -26,10 +26,7 @@ public struct Provisioner: Sendable {
         case .deactivate, .revokeSessions:
             guard let existing else { return "no \(job.connector) account to \(job.action == .deactivate ? "deactivate" : "sign out")" }
             if job.action == .deactivate {
-                try await connector.deactivate(existing)
-                var account = existing
-                account.active = false
-                try await store.save(account)
+                try await deactivate(existing, on: connector)
                 return "deactivated \(job.connector) account \(existing.username)"
             }
             try await connector.revokeSessions(existing)
@@ -49,10 +46,7 @@ public struct Provisioner: Sendable {
         guard user.isActive else {
             // Deactivated on the platform: do not (re)create; make sure chat follows.
             if let existing, existing.active {
-                try await connector.deactivate(existing)
-                var account = existing
-                account.active = false
-                try await store.save(account)
+                try await deactivate(existing, on: connector)
                 return "user is inactive on the platform: deactivated \(connector.name) account \(existing.username)"
             }
             return "user is inactive on the platform: nothing to provision"
@@ -65,5 +59,12 @@ public struct Provisioner: Sendable {
         }
         try await store.save(account)
         return existing == nil ? "created \(connector.name) account \(account.username) (\(account.chatUserID))" : "\(connector.name) account \(account.username) is up to date"
+    }
+
+    private func deactivate(_ account: ChatAccount, on connector: any ChatConnector) async throws {
+        try await connector.deactivate(account)
+        var deactivated = account
+        deactivated.active = false
+        try await store.save(deactivated)
     }
 }

@@ -50,7 +50,7 @@ public struct RocketChatConnector: ChatConnector {
             guard Self.emails(of: current).contains(email.lowercased()), let id = current["_id"] as? String else {
                 throw .rejected("the \(name) username \(user.username) belongs to another account (\(Self.emails(of: current).first ?? "no email")); not taken over")
             }
-            return try await update(user, account: account(for: user, chatUserID: id), current: current)
+            return try await update(user, account: ChatAccount(connector: name, user: user, chatUserID: id), current: current)
         }
         let body: [String: Any] = [
             "username": user.username, "email": email, "name": user.name, "password": SecretToken().value,
@@ -64,7 +64,7 @@ public struct RocketChatConnector: ChatConnector {
             }
             throw .rejected("\(name) refused to create \(user.username): \(Self.message(reply))")
         }
-        return account(for: user, chatUserID: id)
+        return ChatAccount(connector: name, user: user, chatUserID: id)
     }
 
     public func update(_ user: ChatUser, account: ChatAccount) async throws(ConnectorError) -> ChatAccount {
@@ -136,9 +136,5 @@ public struct RocketChatConnector: ChatConnector {
     private static func message(_ reply: ConnectorHTTP.Reply) -> String {
         let object = reply.json as? [String: Any]
         return object?["error"] as? String ?? object?["errorType"] as? String ?? "HTTP \(reply.status) \(reply.raw)"
-    }
-
-    private func account(for user: ChatUser, chatUserID: String) -> ChatAccount {
-        ChatAccount(connector: name, platformUserID: user.platformID, chatUserID: chatUserID, username: user.username, email: user.email, name: user.name, active: true)
     }
 }

@@ -49,14 +49,14 @@ public struct SynapseConnector: ChatConnector {
         // The account Synapse's OIDC login would pick for this sub, if there is one, is this user's by definition.
         let mapped = try await http.send(.GET, "/v1/auth_providers/\(ConnectorHTTP.escape(settings.authProvider))/users/\(ConnectorHTTP.escape(user.subject))")
         if mapped.status == 200, let mxid = (mapped.json as? [String: Any])?["user_id"] as? String, let current = try await get(mxid) {
-            return try await update(user, account: account(for: user, chatUserID: mxid), current: current)
+            return try await update(user, account: ChatAccount(connector: name, user: user, chatUserID: mxid), current: current)
         }
         let mxid = userID(for: user)
         if let current = try await get(mxid) {
             guard Self.externalIDs(of: current).contains(where: { $0 == (settings.authProvider, user.subject) }) else {
                 throw .rejected("the Matrix user \(mxid) exists and is not linked to this platform user (no \(settings.authProvider) external id \(user.subject)); not taken over")
             }
-            return try await update(user, account: account(for: user, chatUserID: mxid), current: current)
+            return try await update(user, account: ChatAccount(connector: name, user: user, chatUserID: mxid), current: current)
         }
         var body: [String: Any] = [
             "displayname": user.name,
@@ -67,7 +67,7 @@ public struct SynapseConnector: ChatConnector {
         guard reply.status == 201 || reply.status == 200 else {
             throw .rejected("Synapse refused to create \(mxid): \(Self.message(reply))")
         }
-        return account(for: user, chatUserID: mxid)
+        return ChatAccount(connector: name, user: user, chatUserID: mxid)
     }
 
     public func update(_ user: ChatUser, account: ChatAccount) async throws(ConnectorError) -> ChatAccount {
@@ -141,9 +141,5 @@ public struct SynapseConnector: ChatConnector {
         let object = reply.json as? [String: Any]
         if let code = object?["errcode"] as? String { return "\(code): \(object?["error"] as? String ?? "")" }
         return "HTTP \(reply.status) \(reply.raw)"
-    }
-
-    private func account(for user: ChatUser, chatUserID: String) -> ChatAccount {
-        ChatAccount(connector: name, platformUserID: user.platformID, chatUserID: chatUserID, username: user.username, email: user.email, name: user.name, active: true)
     }
 }

@@ -40,7 +40,7 @@ public struct WebhookConnector: ChatConnector {
 
     public func provision(_ user: ChatUser, existing: ChatAccount?) async throws(ConnectorError) -> ChatAccount {
         let id = try await deliver(.provisioned, user: Self.payload(user))
-        return account(for: user, chatUserID: id ?? existing?.chatUserID ?? user.platformID)
+        return ChatAccount(connector: name, user: user, chatUserID: id ?? existing?.chatUserID ?? user.platformID)
     }
 
     public func update(_ user: ChatUser, account: ChatAccount) async throws(ConnectorError) -> ChatAccount {
@@ -101,9 +101,5 @@ public struct WebhookConnector: ChatConnector {
         object["email"] = account.email
         object["name"] = account.name
         return object
-    }
-
-    private func account(for user: ChatUser, chatUserID: String) -> ChatAccount {
-        ChatAccount(connector: name, platformUserID: user.platformID, chatUserID: chatUserID, username: user.username, email: user.email, name: user.name, active: true)
     }
 }

@@ -35,13 +35,11 @@ struct CommandRunner {
         try process.run()
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try input.fileHandleForWriting.close()
-        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
-        let stderrData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self), stderr: String(decoding: stderrData, as: UTF8.self))
+        return RunningTool(process: process, out: out, err: err).finish()
     }
 
-    /// A `drawbridge` process left running, to signal; `finish()` waits for it and collects its output.
+    /// A `drawbridge` process left running, to signal; `finish()` waits for it and collects its output
+    /// (both pipes read at once, so a chatty stderr cannot block the process).
     struct RunningTool {
         let process: Process
         let out: Pipe
