@@ -25,12 +25,7 @@ extension AppDependencies {
         let sessions = PostgresSessionStore(client: database, schema: configuration.database.schema, settings: configuration.session, logger: logger)
         let authenticator = try PasswordAuthenticator(directory: directory, pool: pool, logger: logger)
         let schema = configuration.database.schema
-        let keyRing = SigningKeyRing(
-            store: PostgresSigningKeyStore(client: database, schema: schema, logger: logger),
-            kek: try configuration.keys.keyEncryptionKey(),
-            algorithm: SigningAlgorithm(rawValue: configuration.keys.algorithm) ?? .rs256,
-            publishRetiredFor: max(configuration.oauth.idTokenLifetime, configuration.oauth.accessTokenLifetime) + .seconds(300)
-        )
+        let keyRing = try SigningKeyRing.configured(configuration, client: database, logger: logger)
         let grants = PostgresGrantStore(client: database, schema: schema, logger: logger)
         let oauth = OAuthService(
             settings: configuration.oauth, issuer: configuration.publicURL.description,

@@ -41,3 +41,16 @@ public struct ReadinessCheck: Sendable {
         self.check = check
     }
 }
+
+extension AppDependencies {
+    /// Single logout over these parts: sessions, the tokens issued in them, back-channel notices, chat sessions.
+    public var singleLogout: SingleLogout {
+        let logger = Logger(label: "drawbridge.logout")
+        return SingleLogout(
+            sessions: sessions, grants: oauth.grants, clients: oauth.clients,
+            backchannel: BackchannelLogoutSender(issuer: oauth.issuer, keys: oauth.keys, logger: logger),
+            provisioning: provisioning.map { ($0.store, $0.connectorNames, $0.settings.maxAttempts) }, logger: logger,
+            onTokensRevoked: { [oauth] in oauth.forgetCachedTokens() }
+        )
+    }
+}

@@ -43,8 +43,11 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
     let oauth = dependencies.oauth
     let sessionCache = ExpiringCache<[UInt8], Session?>(lifetime: oauth.settings.cacheLifetime)
     LoginController(
-        flow: flow, sessions: dependencies.sessions, directory: dependencies.directory, cookies: cookies, redirects: redirects, pages: pages,
-        sessionCache: sessionCache
+        flow: flow, sessions: dependencies.sessions, directory: dependencies.directory, cookies: cookies, redirects: redirects, pages: pages
+    ).addRoutes(to: router)
+    LogoutController(
+        logout: dependencies.singleLogout, sessions: dependencies.sessions, clients: oauth.clients, keys: oauth.keys, issuer: oauth.issuer,
+        cookies: cookies, redirects: redirects, pages: pages, sessionCache: sessionCache
     ).addRoutes(to: router)
     let clientAuthentication = ClientAuthentication(clients: oauth.clients)
     AuthorizeController(

@@ -98,6 +98,9 @@ public protocol GrantStore: Sendable {
     func revoke(_ token: SecretToken, clientID: String) async throws -> Bool
     func revokeFamily(_ familyID: UUID) async throws
     func revokeAll(userID: String) async throws -> Int
+    /// Revokes every token and unused code issued in a browser session; returns the clients that got any
+    /// (revoked now or earlier: their own sessions may outlive the tokens, so they still hear of the logout).
+    func revokeSession(digest: [UInt8]) async throws -> [String]
 
     func hasConsent(userID: String, clientID: String, scope: Scope) async throws -> Bool
     func recordConsent(userID: String, clientID: String, scope: Scope) async throws

@@ -174,7 +174,7 @@ public struct OAuthService: Sendable {
                 iss: issuer, sub: profile.subject, aud: client.clientID,
                 exp: now.addingTimeInterval(TimeInterval(settings.idTokenLifetime.wholeSeconds)), iat: now, authTime: authTime,
                 nonce: nonce, atHash: OIDCHashes.leftHalfHash(of: issued.accessToken.value, algorithm: signer.activeAlgorithm),
-                sid: sessionHash.map { Base64URL.encode($0.prefix(16)) },
+                sid: sessionHash.map(SessionID.sid(digest:)),
                 name: scope.contains("profile") ? profile.name : nil,
                 preferredUsername: scope.contains("profile") ? profile.username : nil,
                 email: scope.contains("email") ? profile.email : nil,
@@ -187,6 +187,12 @@ public struct OAuthService: Sendable {
             refreshToken: issued.refreshToken?.value, scope: scope.description,
             createdAt: Int64(issued.grant.createdAt.timeIntervalSince1970), idToken: idToken
         )
+    }
+
+    /// Drops every cached bearer token, after a revocation made elsewhere (single logout): this replica then
+    /// refuses a revoked token at once; other replicas within `settings.cacheLifetime`.
+    public func forgetCachedTokens() {
+        tokenCache.removeAll()
     }
 
     // MARK: Resource endpoints

@@ -156,6 +156,23 @@ public final class PostgresGrantStore: GrantStore {
         return try await rows.collect().count
     }
 
+    public func revokeSession(digest: [UInt8]) async throws -> [String] {
+        let session = Data(digest)
+        try await client.query("UPDATE \(unescaped: codes) SET used_at = now() WHERE session_hash = \(session) AND used_at IS NULL", logger: logger)
+        let rows = try await client.query(
+            """
+            WITH revoked AS (
+                UPDATE \(unescaped: tokens) SET revoked_at = now() WHERE session_hash = \(session) AND revoked_at IS NULL RETURNING client_id
+            )
+            SELECT client_id FROM revoked UNION SELECT client_id FROM \(unescaped: tokens) WHERE session_hash = \(session)
+            """,
+            logger: logger
+        )
+        var clients: [String] = []
+        for try await id in rows.decode(String.self) { clients.append(id) }
+        return clients
+    }
+
     public func deleteExpired() async throws -> Int {
         let rows = try await client.query(
             """

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PostgresNIO
 
 /// The signer every replica uses: built from the stored keys, refreshed now and then so a rotation made
 /// by `drawbridge keys rotate` (or another replica) is picked up without a restart.
@@ -38,5 +39,17 @@ public actor SigningKeyRing {
         let signer = try await TokenSigner(keys: published, kek: kek)
         cached = (signer, ContinuousClock.now)
         return signer
+    }
+}
+
+extension SigningKeyRing {
+    /// The ring as the configuration describes it, over Drawbridge's database (the server and the CLI share it).
+    public static func configured(_ configuration: DrawbridgeConfiguration, client: PostgresClient, logger: Logger) throws -> SigningKeyRing {
+        SigningKeyRing(
+            store: PostgresSigningKeyStore(client: client, schema: configuration.database.schema, logger: logger),
+            kek: try configuration.keys.keyEncryptionKey(),
+            algorithm: SigningAlgorithm(rawValue: configuration.keys.algorithm) ?? .rs256,
+            publishRetiredFor: max(configuration.oauth.idTokenLifetime, configuration.oauth.accessTokenLifetime) + .seconds(300)
+        )
     }
 }

@@ -174,6 +174,34 @@ public struct MattermostConnector: ChatConnector {
     }
 }
 
+extension MattermostConnector: ChatAccountListing {
+    /// `GET /api/v4/users?page=&per_page=200`: every account, deactivated ones included (Mattermost lists
+    /// them unless `active=true`), in username order; the cursor is the page number.
+    public func listAccounts(after cursor: String?) async throws(ConnectorError) -> (accounts: [ListedChatAccount], next: String?) {
+        let page = Int(cursor ?? "0") ?? 0
+        let perPage = 200
+        let reply = try await http.send(.GET, "/users?page=\(page)&per_page=\(perPage)")
+        guard reply.status == 200, let users = reply.json as? [[String: Any]] else {
+            throw .unavailable("GET /users answered \(reply.status) \(reply.errorID ?? reply.raw)")
+        }
+        let accounts = users.compactMap { user -> ListedChatAccount? in
+            guard let id = user["id"] as? String, let username = user["username"] as? String else { return nil }
+            let name = [user["first_name"] as? String ?? "", user["last_name"] as? String ?? ""].filter { !$0.isEmpty }.joined(separator: " ")
+            let deleted = (user["delete_at"] as? Int ?? 0) > 0
+            return ListedChatAccount(chatUserID: id, username: username, email: user["email"] as? String, name: name, active: !deleted)
+        }
+        return (accounts, users.count < perPage ? nil : String(page + 1))
+    }
+
+    /// First and last name, as `provision` writes them (each cut to Mattermost's 64 characters).
+    public func expectedName(of user: ChatUser) -> String {
+        [String(user.firstName.prefix(64)), user.lastName.map { String($0.prefix(64)) } ?? ""].filter { !$0.isEmpty }.joined(separator: " ")
+    }
+
+    /// Mattermost's API refuses username and name changes for SSO users (§1.11); the next GitLab login applies them.
+    public var fieldsAppliedAtSignIn: Set<ProfileField> { [.username, .name] }
+}
+
 final class TeamCache: Sendable {
     struct Team: Sendable {
         var id: String

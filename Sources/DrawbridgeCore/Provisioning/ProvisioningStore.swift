@@ -142,6 +142,17 @@ public struct ProvisioningStore: Sendable {
         return result
     }
 
+    /// Every link of one connector, chat user id → platform user id (for drift: accounts whose platform user is gone).
+    public func links(connector: String) async throws -> [String: String] {
+        let rows = try await client.query(
+            "SELECT chat_user_id, platform_user_id FROM \(unescaped: accounts) WHERE connector = \(connector)",
+            logger: logger
+        )
+        var result: [String: String] = [:]
+        for try await (chatID, platformID) in rows.decode((String, String).self) { result[chatID] = platformID }
+        return result
+    }
+
     public func save(_ account: ChatAccount) async throws {
         try await client.query(
             """

@@ -138,3 +138,22 @@ public struct RocketChatConnector: ChatConnector {
         return object?["error"] as? String ?? object?["errorType"] as? String ?? "HTTP \(reply.status) \(reply.raw)"
     }
 }
+
+extension RocketChatConnector: ChatAccountListing {
+    /// `users.list` (admin), 100 at a time (Rocket.Chat's default `API_Upper_Count_Limit`); the cursor is the offset.
+    public func listAccounts(after cursor: String?) async throws(ConnectorError) -> (accounts: [ListedChatAccount], next: String?) {
+        let offset = Int(cursor ?? "0") ?? 0
+        let reply = try await http.send(.GET, "/users.list?count=100&offset=\(offset)")
+        guard reply.status == 200, let object = reply.json as? [String: Any], let users = object["users"] as? [[String: Any]] else {
+            throw .unavailable("GET /users.list answered \(reply.status) \(Self.message(reply))")
+        }
+        let accounts = users.compactMap { user -> ListedChatAccount? in
+            guard let id = user["_id"] as? String, let username = user["username"] as? String else { return nil }
+            return ListedChatAccount(chatUserID: id, username: username, email: Self.emails(of: user).first, name: user["name"] as? String,
+                                     active: user["active"] as? Bool ?? true)
+        }
+        let total = object["total"] as? Int ?? 0
+        let next = offset + users.count
+        return (accounts, users.isEmpty || next >= total ? nil : String(next))
+    }
+}

@@ -64,10 +64,29 @@ public struct SynapseConnector: ChatConnector {
         ]
         if let email = user.email { body["threepids"] = [["medium": "email", "address": email]] }
         let reply = try await http.send(.PUT, "/v2/users/\(ConnectorHTTP.escape(mxid))", body: body)
+        if reply.status == 409 {
+            return try await recoverFromExternalIDConflict(user, halfMade: mxid, reply: reply)
+        }
         guard reply.status == 201 || reply.status == 200 else {
             throw .rejected("Synapse refused to create \(mxid): \(Self.message(reply))")
         }
         return ChatAccount(connector: name, user: user, chatUserID: mxid)
+    }
+
+    /// Synapse registers the user before it records `external_ids`, so a 409 "External id is already in use"
+    /// (another account took this sub between the look-up and the PUT) leaves a new account behind without the
+    /// link. That account did not exist a moment ago and nobody can sign in to it: it is deactivated, and the
+    /// account that holds the sub — this user's by definition — is the one linked.
+    private func recoverFromExternalIDConflict(_ user: ChatUser, halfMade mxid: String, reply: ConnectorHTTP.Reply) async throws(ConnectorError) -> ChatAccount {
+        let mapped = try await http.send(.GET, "/v1/auth_providers/\(ConnectorHTTP.escape(settings.authProvider))/users/\(ConnectorHTTP.escape(user.subject))")
+        guard mapped.status == 200, let owner = (mapped.json as? [String: Any])?["user_id"] as? String, owner != mxid,
+              let current = try await get(owner) else {
+            throw .rejected("Synapse refused the external id of \(mxid) (\(Self.message(reply))) and no account holds it; check the homeserver's user_external_ids")
+        }
+        if try await get(mxid) != nil {
+            try await deactivate(ChatAccount(connector: name, user: user, chatUserID: mxid))
+        }
+        return try await update(user, account: ChatAccount(connector: name, user: user, chatUserID: owner), current: current)
     }
 
     public func update(_ user: ChatUser, account: ChatAccount) async throws(ConnectorError) -> ChatAccount {
@@ -141,5 +160,25 @@ public struct SynapseConnector: ChatConnector {
         let object = reply.json as? [String: Any]
         if let code = object?["errcode"] as? String { return "\(code): \(object?["error"] as? String ?? "")" }
         return "HTTP \(reply.status) \(reply.raw)"
+    }
+}
+
+extension SynapseConnector: ChatAccountListing {
+    /// `GET /_synapse/admin/v2/users` with deactivated users and without guests, 500 at a time. The list has
+    /// no emails (threepids are only in the single-user answer), so emails are not compared for Synapse.
+    public func listAccounts(after cursor: String?) async throws(ConnectorError) -> (accounts: [ListedChatAccount], next: String?) {
+        let from = ConnectorHTTP.escape(cursor ?? "0")
+        let reply = try await http.send(.GET, "/v2/users?from=\(from)&limit=500&deactivated=true&guests=false")
+        guard reply.status == 200, let object = reply.json as? [String: Any], let users = object["users"] as? [[String: Any]] else {
+            throw .unavailable("GET /v2/users answered \(reply.status) \(Self.message(reply))")
+        }
+        let accounts = users.compactMap { user -> ListedChatAccount? in
+            guard let mxid = user["name"] as? String, mxid.hasPrefix("@") else { return nil }
+            let localpart = String(mxid.dropFirst().prefix { $0 != ":" })
+            let deactivated = (user["deactivated"] as? Bool) == true || (user["deactivated"] as? Int) == 1
+            return ListedChatAccount(chatUserID: mxid, username: localpart, email: nil, name: user["displayname"] as? String, active: !deactivated)
+        }
+        let next = (object["next_token"] as? String) ?? (object["next_token"] as? Int).map(String.init)
+        return (accounts, users.isEmpty ? nil : next)
     }
 }

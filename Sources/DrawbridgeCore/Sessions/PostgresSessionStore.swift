@@ -58,6 +58,53 @@ public struct PostgresSessionStore: SessionStore {
         try await client.query("DELETE FROM \(unescaped: table) WHERE id_hash = \(Data(token.digest))", logger: logger)
     }
 
+    public func end(digest: [UInt8]) async throws -> Session? {
+        let rows = try await client.query(
+            "DELETE FROM \(unescaped: table) WHERE id_hash = \(Data(digest)) RETURNING user_id, login, created_at, last_seen_at, expires_at",
+            logger: logger
+        )
+        for try await (userID, login, created, lastSeen, expires) in rows.decode((String, String, Date, Date, Date).self) {
+            return Session(userID: userID, login: login, createdAt: created, lastSeenAt: lastSeen, expiresAt: expires)
+        }
+        return nil
+    }
+
+    public func list(userID: String?, limit: Int) async throws -> [SessionRecord] {
+        let rows = try await client.query(
+            """
+            SELECT id_hash, user_id, login, created_at, last_seen_at, expires_at, client_address, user_agent FROM \(unescaped: table)
+            WHERE (\(userID)::text IS NULL OR user_id = \(userID))
+              AND expires_at > now() AND last_seen_at > now() - make_interval(secs => \(Double(idleTimeout)))
+            ORDER BY created_at DESC LIMIT \(limit)
+            """,
+            logger: logger
+        )
+        return try await Self.records(rows)
+    }
+
+    private static func records(_ rows: PostgresRowSequence) async throws -> [SessionRecord] {
+        var result: [SessionRecord] = []
+        for try await (digest, user, login, created, lastSeen, expires, address, agent) in rows.decode((Data, String, String, Date, Date, Date, String?, String?).self) {
+            result.append(SessionRecord(digest: Array(digest), session: Session(userID: user, login: login, createdAt: created, lastSeenAt: lastSeen, expiresAt: expires),
+                                        clientAddress: address, userAgent: agent))
+        }
+        return result
+    }
+
+    /// The live session whose `sid` this is (the sid is the digest's first 16 bytes, so this is an index range scan).
+    public func record(sid: String) async throws -> SessionRecord? {
+        guard let prefix = Base64URL.decode(sid), prefix.count == 16 else { return nil }
+        let low = Data(prefix + [UInt8](repeating: 0, count: 16)), high = Data(prefix + [UInt8](repeating: 0xFF, count: 16))
+        let rows = try await client.query(
+            """
+            SELECT id_hash, user_id, login, created_at, last_seen_at, expires_at, client_address, user_agent FROM \(unescaped: table)
+            WHERE id_hash BETWEEN \(low) AND \(high) AND expires_at > now()
+            """,
+            logger: logger
+        )
+        return try await Self.records(rows).first
+    }
+
     public func deleteExpired() async throws -> Int {
         let rows = try await client.query(
             """

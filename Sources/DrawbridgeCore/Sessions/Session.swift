@@ -28,4 +28,33 @@ public protocol SessionStore: Sendable {
     func delete(_ token: SecretToken) async throws
     /// Removes sessions past either expiry; returns how many.
     func deleteExpired() async throws -> Int
+    /// Ends one session by its stored digest; returns it, or nil when there was none.
+    func end(digest: [UInt8]) async throws -> Session?
+    /// The live sessions, newest first, of one user (by platform id) or of everyone.
+    func list(userID: String?, limit: Int) async throws -> [SessionRecord]
+}
+
+/// A live session as admins see it (`drawbridge sessions list`): never the token, only what identifies it.
+public struct SessionRecord: Sendable, Equatable {
+    /// SHA-256 of the cookie's token, as stored.
+    public var digest: [UInt8]
+    public var session: Session
+    public var clientAddress: String?
+    public var userAgent: String?
+
+    public init(digest: [UInt8], session: Session, clientAddress: String?, userAgent: String?) {
+        self.digest = digest
+        self.session = session
+        self.clientAddress = clientAddress
+        self.userAgent = userAgent
+    }
+
+    /// The OIDC `sid` of this session, as id_tokens and logout tokens carry it.
+    public var sid: String { SessionID.sid(digest: digest) }
+}
+
+/// The session identifier relying parties see: the first half of the stored digest, base64url. It names the
+/// session without revealing the token (the digest is already one-way, and only half of it is shown).
+public enum SessionID {
+    public static func sid(digest: [UInt8]) -> String { Base64URL.encode(digest.prefix(16)) }
 }

@@ -3,7 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 
-/// The sign-in form, sign-out, and the signed-in start page.
+/// The sign-in form and the signed-in start page (sign-out is `LogoutController`).
 struct LoginController: Sendable {
     let flow: SignInFlow
     let sessions: any SessionStore
@@ -11,14 +11,11 @@ struct LoginController: Sendable {
     let cookies: SessionCookies
     let redirects: RedirectPolicy
     let pages: PageRenderer
-    /// Forward auth's session cache; a sign-out here must not wait for it to expire.
-    let sessionCache: ExpiringCache<[UInt8], Session?>
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/", use: home)
         router.get("/login", use: showForm)
         router.post("/login", use: signIn)
-        router.post("/logout", use: signOut)
     }
 
     private func target(rd: String?) -> SignInFlow.FormTarget {
@@ -46,25 +43,6 @@ struct LoginController: Sendable {
             response.setCookie(cookie)
             return response
         }
-    }
-
-    /// `POST /logout` (csrf, rd): ends the session here and clears the cookie on the shared domain.
-    @Sendable func signOut(request: Request, context: AppRequestContext) async throws -> Response {
-        let form = try await LoginForm.decode(from: request, context: context)
-        guard let token = cookies.sessionToken(in: request) else {
-            var response = SignInFlow.redirect(to: loginURL())
-            response.setCookie(cookies.expiredSessionCookie())
-            return response
-        }
-        guard CSRFToken.isValid(form.csrf, secret: token.value, purpose: "logout") else {
-            return pages.errorPage(status: .forbidden, title: "This form has expired", message: "Please load the page again and sign out from there.")
-        }
-        try await sessions.delete(token)
-        sessionCache.remove(token.digest)
-        context.logger.info("signed out")
-        var response = SignInFlow.redirect(to: form.rd.flatMap { redirects.validated($0) } ?? loginURL())
-        response.setCookie(cookies.expiredSessionCookie())
-        return response
     }
 
     /// `GET /`: who is signed in, with a sign-out button; otherwise on to the form.

@@ -33,6 +33,9 @@ struct DiscoveryController: Sendable {
         var codeChallengeMethodsSupported = ["S256"]
         var claimsSupported = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "name", "given_name", "family_name", "preferred_username", "email", "email_verified"]
         var promptValuesSupported = ["none", "login", "consent"]
+        /// Back-Channel Logout 1.0 §2.1: logout tokens are sent, and they carry `sid` (as id_tokens do).
+        var backchannelLogoutSupported = true
+        var backchannelLogoutSessionSupported = true
 
         enum CodingKeys: String, CodingKey {
             case issuer
@@ -55,6 +58,8 @@ struct DiscoveryController: Sendable {
             case codeChallengeMethodsSupported = "code_challenge_methods_supported"
             case claimsSupported = "claims_supported"
             case promptValuesSupported = "prompt_values_supported"
+            case backchannelLogoutSupported = "backchannel_logout_supported"
+            case backchannelLogoutSessionSupported = "backchannel_logout_session_supported"
         }
     }
 

@@ -9,7 +9,7 @@ struct ProvisionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "provision",
         abstract: "Create chat accounts ahead of time and look after the provisioning queue.",
-        subcommands: [User.self, Sync.self, Status.self, Retry.self]
+        subcommands: [User.self, Sync.self, Drift.self, Status.self, Retry.self]
     )
 
     /// The pieces a command needs, over short-lived clients for both databases.

@@ -91,18 +91,11 @@ struct SyncSummary: Encodable {
     var table: String {
         let verb = dryRun ? "would be " : ""
         var lines = [(dryRun ? "dry run: nothing was changed. " : "") + "\(users) platform users in \(String(format: "%.1f", seconds)) s"]
-        let header = ["connector", verb + "created", verb + "updated", verb + "deactivated", "unchanged", "failed"]
-        var rows = [header]
+        var table = TextTable(header: ["connector", verb + "created", verb + "updated", verb + "deactivated", "unchanged", "failed"])
         for (name, counts) in connectors.sorted(by: { $0.key < $1.key }) {
-            rows.append([name, "\(counts.created)", "\(counts.updated)", "\(counts.deactivated)", "\(counts.unchanged)", "\(counts.failed)"])
+            table.rows.append([name, "\(counts.created)", "\(counts.updated)", "\(counts.deactivated)", "\(counts.unchanged)", "\(counts.failed)"])
         }
-        let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        for (index, row) in rows.enumerated() {
-            lines.append(row.enumerated().map { column, cell in
-                column == 0 ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0) : cell.leftPadded(to: widths[column])
-            }.joined(separator: "  "))
-            if index == 0 { lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")) }
-        }
+        lines.append(table.rendered)
         if !failures.isEmpty {
             lines.append("\n\(failures.count) user account(s) could not be brought in step (fix, then run `drawbridge provision sync` again):")
             for failure in failures.prefix(50) {

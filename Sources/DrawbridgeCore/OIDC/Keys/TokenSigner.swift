@@ -50,6 +50,13 @@ public struct TokenSigner: Sendable {
         try await collection.sign(claims, kid: JWKIdentifier(string: activeKeyID))
     }
 
+    /// A logout token, explicitly typed `logout+jwt` (Back-Channel Logout 1.0 §2.4) so it cannot pass for an id_token.
+    public func sign(_ claims: LogoutTokenClaims) async throws -> String {
+        var header = JWTHeader()
+        header.typ = "logout+jwt"
+        return try await collection.sign(claims, kid: JWKIdentifier(string: activeKeyID), header: header)
+    }
+
     /// Checks the signature with the key the header's `kid` names (its `alg` must be that key's), then the
     /// expiry against `now` unless `acceptExpired` (RP-initiated logout accepts an expired `id_token_hint`).
     /// Issuer and audience are the caller's to check. Errors are `SigningKeyError`s.
