@@ -31,13 +31,14 @@ import Testing
         let tokenFile = ["DRAWBRIDGE_CONNECTORS_SYNAPSE_TOKEN_FILE": tokenPath]
         #expect(try CommandRunner.run(["migrate", "--config", config], environment: tokenFile).status == 0)
         let added = try CommandRunner.run(["clients", "add", "--config", config, "--name", "synapse", "--trusted", "--json",
-                                           "--redirect-uri", "\(synapseURL)/_synapse/client/oidc/callback"], environment: tokenFile)
+                                           "--redirect-uri", "\(synapseURL)/_synapse/client/oidc/callback",
+                                           "--backchannel-logout-uri", "\(synapseURL)/_synapse/client/oidc/backchannel_logout"], environment: tokenFile)
         let client = try #require(try JSONSerialization.jsonObject(with: Data(added.stdout.utf8)) as? [String: String], "\(added.stderr)")
 
         let script = CommandRunner.repositoryRoot + "/scripts/synapse.sh"
         let started = try CommandRunner.runTool("bash", [script, "start", synapseDir, "--port", "\(synapsePort)", "--server-name", Self.serverName,
                                                         "--oidc-issuer", "http://127.0.0.1:\(port)", "--oidc-client-id", client["client_id"] ?? "",
-                                                        "--oidc-client-secret", client["client_secret"] ?? ""])
+                                                        "--oidc-client-secret", client["client_secret"] ?? "", "--backchannel-logout"])
         defer { _ = try? CommandRunner.runTool("bash", [script, "stop", synapseDir]) }
         try #require(started.status == 0, "synapse did not start:\n\(started.stdout)\n\(started.stderr)" as Comment)
         let adminToken = try String(contentsOfFile: synapseDir + "/admin_token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -59,6 +60,20 @@ import Testing
         let again = try CommandRunner.run(["provision", "user", "alice", "--config", config], environment: tokenFile)
         #expect(again.stdout.contains("synapse account alice is up to date"), "\(again.stdout)\(again.stderr)")
 
+        // Drift, through Synapse's real user list: alice matches; the four other active users have no account yet;
+        // the admin account Synapse was set up with is one no platform user accounts for.
+        let drift = try CommandRunner.run(["provision", "drift", "--json", "--config", config], environment: tokenFile)
+        #expect(drift.status == 1, "\(drift.stderr)")
+        let driftReport = try #require(try JSONSerialization.jsonObject(with: Data(drift.stdout.utf8)) as? [String: Any], "\(drift.stdout)\(drift.stderr)")
+        let findings = ((driftReport["connectors"] as? [[String: Any]])?.first?["findings"] as? [[String: Any]]) ?? []
+        #expect(!findings.contains { $0["login"] as? String == "alice" || $0["chat_username"] as? String == "alice" }, "\(findings)")
+        #expect(Set(findings.filter { $0["kind"] as? String == "missing" }.compactMap { $0["login"] as? String }) == ["erin", "carol", "nohash", "legacy"])
+        #expect(findings.filter { $0["kind"] as? String == "extra" }.count == 1, "the admin: \(findings)")
+        try await TestDatabases.execute("UPDATE public.accounts SET full_name = 'Alice Renamed' WHERE login = 'alice'", on: databases.platformURL)
+        let renamed = try CommandRunner.run(["provision", "drift", "--json", "--config", config], environment: tokenFile)
+        #expect(renamed.stdout.contains("'Alice Liddell' in chat, 'Alice Renamed' on the platform"), "\(renamed.stdout)")
+        try await TestDatabases.execute("UPDATE public.accounts SET full_name = 'Alice Liddell' WHERE login = 'alice'", on: databases.platformURL)
+
         // Synapse's own OIDC login, through Drawbridge's sign-in form, lands on that same account.
         let login = try Self.ssoLogin(synapseURL, username: "alice")
         #expect(login.status == 0, "SSO login failed:\n\(login.stdout)\n\(login.stderr)")
@@ -69,6 +84,20 @@ import Testing
         let users = try await Self.admin(synapseURL, adminToken, "/_synapse/admin/v2/users?guests=false")
         let ids = (users["users"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
         #expect(ids.filter { $0.hasPrefix("@alice") } == ["@alice:\(Self.serverName)"], "no second account: \(ids)")
+
+        // An admin ends alice's Drawbridge session: Synapse gets a back-channel logout token for the session
+        // its OIDC login came from (same sid) and drops that device, so the Matrix access token stops working.
+        let accessToken = try #require(session["access_token"] as? String)
+        #expect(try await Self.whoami(synapseURL, accessToken) == 200)
+        let revoked = try CommandRunner.run(["sessions", "revoke", "--user", "alice", "--config", config], environment: tokenFile)
+        #expect(revoked.stdout.contains("back-channel logout sent to \(client["client_id"] ?? "")"), "\(revoked.stdout)\(revoked.stderr)")
+        var status = 0
+        for _ in 0..<50 {
+            status = try await Self.whoami(synapseURL, accessToken)
+            if status == 401 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(status == 401, "Synapse ended the SSO session")
 
         // Deprovisioning deactivates the Matrix account; Synapse then refuses the SSO login.
         let deprovisioned = try CommandRunner.run(["deprovision", "alice", "--config", config], environment: tokenFile)
@@ -85,6 +114,14 @@ import Testing
             CommandRunner.repositoryRoot + "/Tests/e2e/synapse_sso_login.py", "--synapse", synapseURL, "--idp-id", "drawbridge",
             "--username", username, "--password", PlatformFixture.password,
         ])
+    }
+
+    static func whoami(_ synapseURL: String, _ token: String) async throws -> Int {
+        var request = HTTPClientRequest(url: synapseURL + "/_matrix/client/v3/account/whoami")
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        let response = try await Browser.http.execute(request, timeout: .seconds(10))
+        _ = try await response.body.collect(upTo: 1 << 20)
+        return Int(response.status.code)
     }
 
     static func admin(_ synapseURL: String, _ token: String, _ path: String) async throws -> [String: Any] {
