@@ -55,7 +55,8 @@ extension AppDependencies {
             readinessChecks: [
                 ReadinessCheck(name: "database") { _ = try await database.query("SELECT 1").collect() },
                 ReadinessCheck(name: "directory") { try await directory.ping() },
-            ]
+            ],
+            platformSession: configuration.platformSession.map { PlatformSessionBridge(settings: $0, client: platform, directory: directory, logger: logger) }
         )
         return (dependencies, services)
     }

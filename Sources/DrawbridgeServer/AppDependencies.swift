@@ -12,6 +12,8 @@ public struct AppDependencies: Sendable {
     public var provisioning: ProvisioningService?
     /// Named checks behind `/readyz` (both databases, by default).
     public var readinessChecks: [ReadinessCheck]
+    /// Platform-first sign-in from the platform's session cookie; nil when `platform_session` is not configured.
+    public var platformSession: PlatformSessionBridge?
 
     public init(
         configuration: DrawbridgeConfiguration,
@@ -20,8 +22,10 @@ public struct AppDependencies: Sendable {
         directory: any UserDirectory,
         oauth: OAuthService,
         provisioning: ProvisioningService? = nil,
-        readinessChecks: [ReadinessCheck]
+        readinessChecks: [ReadinessCheck],
+        platformSession: PlatformSessionBridge? = nil
     ) {
+        self.platformSession = platformSession
         self.configuration = configuration
         self.sessions = sessions
         self.authenticator = authenticator

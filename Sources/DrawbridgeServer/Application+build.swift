@@ -41,9 +41,13 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
         publicURL: configuration.publicURL, provisioning: dependencies.provisioning
     )
     let oauth = dependencies.oauth
+    let resolver = SessionResolver(
+        sessions: dependencies.sessions, cookies: cookies, bridge: dependencies.platformSession, logout: dependencies.singleLogout,
+        provisioning: dependencies.provisioning
+    )
     let sessionCache = ExpiringCache<[UInt8], Session?>(lifetime: oauth.settings.cacheLifetime)
     LoginController(
-        flow: flow, sessions: dependencies.sessions, directory: dependencies.directory, cookies: cookies, redirects: redirects, pages: pages
+        flow: flow, sessions: dependencies.sessions, resolver: resolver, directory: dependencies.directory, cookies: cookies, redirects: redirects, pages: pages
     ).addRoutes(to: router)
     LogoutController(
         logout: dependencies.singleLogout, sessions: dependencies.sessions, clients: oauth.clients, keys: oauth.keys, issuer: oauth.issuer,
@@ -51,7 +55,7 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
     ).addRoutes(to: router)
     let clientAuthentication = ClientAuthentication(clients: oauth.clients)
     AuthorizeController(
-        oauth: oauth, validator: AuthorizationRequestValidator(settings: oauth.settings), flow: flow, sessions: dependencies.sessions,
+        oauth: oauth, validator: AuthorizationRequestValidator(settings: oauth.settings), flow: flow, sessions: dependencies.sessions, resolver: resolver,
         provisioning: dependencies.provisioning,
         cookies: cookies, pages: pages, publicURL: configuration.publicURL
     ).addRoutes(to: router)
@@ -60,7 +64,7 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
     TokenManagementController(oauth: oauth, clientAuthentication: clientAuthentication).addRoutes(to: router)
     DiscoveryController(oauth: oauth, publicURL: configuration.publicURL).addRoutes(to: router)
     ForwardAuthController(
-        sessions: dependencies.sessions, oauth: oauth, cookies: cookies, redirects: redirects,
+        sessions: dependencies.sessions, sessionResolver: resolver, oauth: oauth, cookies: cookies, redirects: redirects,
         resolver: ClientAddressResolver(trustedProxies: configuration.trustedProxies), sessionCache: sessionCache
     ).addRoutes(to: router)
     return router

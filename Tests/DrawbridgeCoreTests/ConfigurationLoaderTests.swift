@@ -35,6 +35,23 @@ import Testing
         }
     }
 
+    @Test func platformSessionIsReadAndItsMistakesAreNamed() async throws {
+        let configured = try await load(Self.valid + """
+
+            platform_session: { cookie_name: app_session, query: "SELECT account_id FROM web_sessions WHERE session_key = $1", hash: SHA256, recheck_interval: 30s }
+            """)
+        #expect(configured.platformSession == PlatformSessionSettings(
+            cookieName: "app_session", query: "SELECT account_id FROM web_sessions WHERE session_key = $1", hash: .sha256, recheckInterval: .seconds(30)))
+        #expect(try await load(Self.valid).platformSession == nil)
+        let wrong = await problems(Self.valid + "\nplatform_session: { cookie_name: drawbridge_session, query: \"SELECT 1\", hash: md5 }\n")
+        #expect(wrong.contains { $0.contains("platform_session.cookie_name") && $0.contains("Drawbridge's own session cookie") }, "\(wrong)")
+        #expect(wrong.contains { $0.contains("platform_session.query") && $0.contains("$1") }, "\(wrong)")
+        let fromEnvironment = try await load(Self.valid, environment: [
+            "DRAWBRIDGE_PLATFORM_SESSION_COOKIE_NAME": "sid", "DRAWBRIDGE_PLATFORM_SESSION_QUERY": "SELECT user_id FROM s WHERE k = $1",
+        ])
+        #expect(fromEnvironment.platformSession?.cookieName == "sid" && fromEnvironment.platformSession?.hash == PlatformSessionSettings.CookieHash.none)
+    }
+
     @Test func readsEveryDocumentedKey() async throws {
         let configuration = try await load(Self.valid)
         #expect(configuration.http.host == "0.0.0.0")

@@ -11,6 +11,7 @@ public enum ConfigurationKeys {
         "directory.columns.name", "directory.columns.password", "directory.columns.active",
         "directory.login_by", "directory.lookup_query", "directory.list_query", "directory.max_connections",
         "session.cookie_name", "session.cookie_domain", "session.idle_timeout", "session.absolute_timeout",
+        "platform_session.cookie_name", "platform_session.query", "platform_session.hash", "platform_session.recheck_interval",
         "hashing.threads", "hashing.queue_limit",
         "oauth.code_lifetime", "oauth.access_token_lifetime", "oauth.refresh_token_lifetime", "oauth.id_token_lifetime",
         "oauth.refresh_reuse_grace", "oauth.default_scope",

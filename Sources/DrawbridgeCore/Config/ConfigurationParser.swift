@@ -72,6 +72,7 @@ struct ConfigurationParser {
         }
         let keys = KeySettings(encryptionKey: values.string("keys.encryption_key"), algorithm: keyAlgorithm)
         let provisioning = parseProvisioning(connectorNames: connectorNames, problems: &problems)
+        let platformSession = parsePlatformSession(sessionCookie: session?.cookieName, problems: &problems)
         guard let publicURL, let databaseURL, let directory, let session else { return nil }
         return DrawbridgeConfiguration(
             http: http,
@@ -84,8 +85,32 @@ struct ConfigurationParser {
             oauth: oauth,
             keys: keys,
             provisioning: provisioning,
-            log: log
+            log: log,
+            platformSession: platformSession
         )
+    }
+
+    private func parsePlatformSession(sessionCookie: String?, problems: inout [ConfigurationError]) -> PlatformSessionSettings? {
+        let cookieName = values.string("platform_session.cookie_name"), query = values.string("platform_session.query")
+        guard cookieName != nil || query != nil || values.string("platform_session.hash") != nil else { return nil }
+        guard let cookieName, !cookieName.isEmpty else {
+            problems.append(ConfigurationError("missing: the name of the platform's session cookie", key: "platform_session.cookie_name"))
+            return nil
+        }
+        if cookieName == sessionCookie {
+            problems.append(ConfigurationError("'\(cookieName)' is Drawbridge's own session cookie (session.cookie_name); name the platform's", key: "platform_session.cookie_name"))
+        }
+        guard let query, query.contains("$1") else {
+            problems.append(ConfigurationError("missing or without $1: a SELECT that returns the user id for the cookie value $1", key: "platform_session.query"))
+            return nil
+        }
+        let hashText = values.string("platform_session.hash")?.lowercased() ?? "none"
+        guard let hash = PlatformSessionSettings.CookieHash(rawValue: hashText) else {
+            problems.append(ConfigurationError("'\(hashText)' is not none or sha256", key: "platform_session.hash"))
+            return nil
+        }
+        let recheck = duration("platform_session.recheck_interval", default: .seconds(60), problems: &problems)
+        return PlatformSessionSettings(cookieName: cookieName, query: query, hash: hash, recheckInterval: recheck)
     }
 
     private func parseDirectory(problems: inout [ConfigurationError]) -> DirectorySettings? {

@@ -15,6 +15,8 @@ public struct DrawbridgeConfiguration: Sendable {
     public var keys: KeySettings
     public var provisioning: ProvisioningConfiguration
     public var log: LogSettings
+    /// Platform-first sign-in from the platform's own session cookie; nil when not configured.
+    public var platformSession: PlatformSessionSettings?
 
     public init(
         http: HTTPSettings,
@@ -27,8 +29,10 @@ public struct DrawbridgeConfiguration: Sendable {
         oauth: OAuthSettings = OAuthSettings(),
         keys: KeySettings = KeySettings(),
         provisioning: ProvisioningConfiguration = ProvisioningConfiguration(),
-        log: LogSettings = LogSettings()
+        log: LogSettings = LogSettings(),
+        platformSession: PlatformSessionSettings? = nil
     ) {
+        self.platformSession = platformSession
         self.http = http
         self.publicURL = publicURL
         self.trustedProxies = trustedProxies

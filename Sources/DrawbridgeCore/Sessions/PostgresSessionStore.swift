@@ -18,19 +18,22 @@ public struct PostgresSessionStore: SessionStore {
         self.logger = logger
     }
 
-    public func create(userID: String, login: String, clientAddress: String?, userAgent: String?) async throws -> (SecretToken, Session) {
+    public func create(userID: String, login: String, clientAddress: String?, userAgent: String?, platformSessionHash: [UInt8]?) async throws -> (SecretToken, Session) {
         let token = SecretToken()
         let agent = userAgent.map { String($0.prefix(512)) }
+        let platform = platformSessionHash.map { Data($0) }
         let rows = try await client.query(
             """
-            INSERT INTO \(unescaped: table) (id_hash, user_id, login, client_address, user_agent, expires_at)
-            VALUES (\(Data(token.digest)), \(userID), \(login), \(clientAddress), \(agent), now() + make_interval(secs => \(Double(absoluteTimeout))))
-            RETURNING created_at, last_seen_at, expires_at
+            INSERT INTO \(unescaped: table) (id_hash, user_id, login, client_address, user_agent, expires_at, platform_session_hash, platform_checked_at)
+            VALUES (\(Data(token.digest)), \(userID), \(login), \(clientAddress), \(agent), now() + make_interval(secs => \(Double(absoluteTimeout))),
+                    \(platform), CASE WHEN \(platform)::bytea IS NULL THEN NULL ELSE now() END)
+            RETURNING created_at, last_seen_at, expires_at, platform_checked_at
             """,
             logger: logger
         )
-        for try await (created, lastSeen, expires) in rows.decode((Date, Date, Date).self) {
-            return (token, Session(userID: userID, login: login, createdAt: created, lastSeenAt: lastSeen, expiresAt: expires))
+        for try await (created, lastSeen, expires, checked) in rows.decode((Date, Date, Date, Date?).self) {
+            return (token, Session(userID: userID, login: login, createdAt: created, lastSeenAt: lastSeen, expiresAt: expires,
+                                   platformSessionHash: platformSessionHash, platformCheckedAt: checked))
         }
         throw PostgresSessionStoreError.insertReturnedNothing
     }
@@ -39,17 +42,19 @@ public struct PostgresSessionStore: SessionStore {
         let digest = Data(token.digest)
         let rows = try await client.query(
             """
-            SELECT user_id, login, created_at, last_seen_at, expires_at, last_seen_at < now() - interval '60 seconds'
+            SELECT user_id, login, created_at, last_seen_at, expires_at, last_seen_at < now() - interval '60 seconds',
+                   platform_session_hash, platform_checked_at
             FROM \(unescaped: table)
             WHERE id_hash = \(digest) AND expires_at > now() AND last_seen_at > now() - make_interval(secs => \(Double(idleTimeout)))
             """,
             logger: logger
         )
-        for try await (userID, login, created, lastSeen, expires, stale) in rows.decode((String, String, Date, Date, Date, Bool).self) {
+        for try await (userID, login, created, lastSeen, expires, stale, platform, checked) in rows.decode((String, String, Date, Date, Date, Bool, Data?, Date?).self) {
             if stale {
                 try await client.query("UPDATE \(unescaped: table) SET last_seen_at = now() WHERE id_hash = \(digest)", logger: logger)
             }
-            return Session(userID: userID, login: login, createdAt: created, lastSeenAt: lastSeen, expiresAt: expires)
+            return Session(userID: userID, login: login, createdAt: created, lastSeenAt: lastSeen, expiresAt: expires,
+                           platformSessionHash: platform.map(Array.init), platformCheckedAt: checked)
         }
         return nil
     }
@@ -103,6 +108,10 @@ public struct PostgresSessionStore: SessionStore {
             logger: logger
         )
         return try await Self.records(rows).first
+    }
+
+    public func platformConfirmed(digest: [UInt8]) async throws {
+        try await client.query("UPDATE \(unescaped: table) SET platform_checked_at = now() WHERE id_hash = \(Data(digest))", logger: logger)
     }
 
     public func deleteExpired() async throws -> Int {

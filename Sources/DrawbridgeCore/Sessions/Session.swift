@@ -8,20 +8,27 @@ public struct Session: Sendable, Equatable {
     public var lastSeenAt: Date
     /// The absolute end, however active the session is.
     public var expiresAt: Date
+    /// For a session opened from the platform's session cookie: SHA-256 of that cookie, and when the platform
+    /// last confirmed it. Nil for sessions signed in here.
+    public var platformSessionHash: [UInt8]?
+    public var platformCheckedAt: Date?
 
-    public init(userID: String, login: String, createdAt: Date, lastSeenAt: Date, expiresAt: Date) {
+    public init(userID: String, login: String, createdAt: Date, lastSeenAt: Date, expiresAt: Date,
+                platformSessionHash: [UInt8]? = nil, platformCheckedAt: Date? = nil) {
         self.userID = userID
         self.login = login
         self.createdAt = createdAt
         self.lastSeenAt = lastSeenAt
         self.expiresAt = expiresAt
+        self.platformSessionHash = platformSessionHash
+        self.platformCheckedAt = platformCheckedAt
     }
 }
 
 /// Where sessions live. Implementations must make a revoked session unusable at once.
 public protocol SessionStore: Sendable {
     /// Starts a session with a fresh random token (a new id at every sign-in, so a planted id is useless).
-    func create(userID: String, login: String, clientAddress: String?, userAgent: String?) async throws -> (SecretToken, Session)
+    func create(userID: String, login: String, clientAddress: String?, userAgent: String?, platformSessionHash: [UInt8]?) async throws -> (SecretToken, Session)
     /// The live session for a token, or nil if unknown, idle too long or past its absolute end.
     /// Records activity, at most once a minute, so reads stay cheap.
     func session(for token: SecretToken) async throws -> Session?
@@ -32,6 +39,14 @@ public protocol SessionStore: Sendable {
     func end(digest: [UInt8]) async throws -> Session?
     /// The live sessions, newest first, of one user (by platform id) or of everyone.
     func list(userID: String?, limit: Int) async throws -> [SessionRecord]
+    /// Records that the platform confirmed the session it was opened from, just now.
+    func platformConfirmed(digest: [UInt8]) async throws
+}
+
+extension SessionStore {
+    public func create(userID: String, login: String, clientAddress: String?, userAgent: String?) async throws -> (SecretToken, Session) {
+        try await create(userID: userID, login: login, clientAddress: clientAddress, userAgent: userAgent, platformSessionHash: nil)
+    }
 }
 
 /// A live session as admins see it (`drawbridge sessions list`): never the token, only what identifies it.

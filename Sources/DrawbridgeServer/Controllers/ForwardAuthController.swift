@@ -11,6 +11,7 @@ import Logging
 /// database read, not fifty; a revocation still reaches every replica within that second.
 struct ForwardAuthController: Sendable {
     let sessions: any SessionStore
+    let sessionResolver: SessionResolver
     let oauth: OAuthService
     let cookies: SessionCookies
     let redirects: RedirectPolicy
@@ -24,15 +25,21 @@ struct ForwardAuthController: Sendable {
     }
 
     @Sendable func verify(request: Request, context: AppRequestContext) async throws -> Response {
-        if let token = cookies.sessionToken(in: request) {
-            let session = try await sessionCache.value(for: token.digest) { try await sessions.session(for: token) }
-            if let session, let user = try await oauth.recentActiveUser(id: session.userID, login: session.login) {
+        let cached: @Sendable (SecretToken) async throws -> Session? = { token in
+            try await sessionCache.value(for: token.digest) { try await sessions.session(for: token) }
+        }
+        if let resolved = try await sessionResolver.resolve(request, context: context, lookup: cached) {
+            let session = resolved.session
+            if let user = try await oauth.recentActiveUser(id: session.userID, login: session.login) {
                 let profile = try await oauth.profile(of: user)
                 var headers: HTTPFields = [.cacheControl: "no-store"]
                 headers[.remoteUser] = profile.username
                 headers[.remoteName] = Self.headerSafe(profile.name)
                 if let email = profile.email { headers[.remoteEmail] = Self.headerSafe(email) }
                 headers[.remoteGroups] = ""
+                // A session just opened from the platform's cookie: proxies that pass Set-Cookie on
+                // (nginx `auth_request_set`, Traefik `authResponseHeaders`) hand it to the browser.
+                if let cookie = resolved.newCookie { headers[.setCookie] = cookie.description }
                 return Response(status: .ok, headers: headers)
             }
         }

@@ -7,6 +7,7 @@ import Logging
 struct LoginController: Sendable {
     let flow: SignInFlow
     let sessions: any SessionStore
+    let resolver: SessionResolver
     let directory: any UserDirectory
     let cookies: SessionCookies
     let redirects: RedirectPolicy
@@ -26,8 +27,10 @@ struct LoginController: Sendable {
     /// `GET /login?rd=URL`: the form; an already signed-in browser goes straight on to `rd`.
     @Sendable func showForm(request: Request, context: AppRequestContext) async throws -> Response {
         let rd = request.uri.queryParameters.get("rd")
-        if let token = cookies.sessionToken(in: request), try await sessions.session(for: token) != nil {
-            return SignInFlow.redirect(to: redirects.target(for: rd))
+        if let resolved = try await resolver.resolve(request, context: context) {
+            var response = SignInFlow.redirect(to: redirects.target(for: rd))
+            if let cookie = resolved.newCookie { response.setCookie(cookie) }
+            return response
         }
         return flow.formPage(request: request, target: target(rd: rd), username: nil, error: nil, status: .ok)
     }
@@ -47,17 +50,20 @@ struct LoginController: Sendable {
 
     /// `GET /`: who is signed in, with a sign-out button; otherwise on to the form.
     @Sendable func home(request: Request, context: AppRequestContext) async throws -> Response {
-        guard let token = cookies.sessionToken(in: request), let session = try await sessions.session(for: token) else {
+        guard let resolved = try await resolver.resolve(request, context: context) else {
             return SignInFlow.redirect(to: loginURL())
         }
+        let (token, session) = (resolved.token, resolved.session)
         let user = try? await directory.user(id: session.userID, login: session.login)
-        return pages.page("home", values: [
+        var response = pages.page("home", values: [
             "title": "Signed in",
             "displayName": user?.name ?? session.login,
             "login": session.login,
             "csrf": CSRFToken.derive(from: token.value, purpose: "logout"),
             "logoutAction": redirects.publicURL.path("/logout"),
         ])
+        if let cookie = resolved.newCookie { response.setCookie(cookie) }
+        return response
     }
 
     private func loginURL() -> String { redirects.publicURL.url("/login") }

@@ -10,6 +10,7 @@ struct AuthorizeController: Sendable {
     let validator: AuthorizationRequestValidator
     let flow: SignInFlow
     let sessions: any SessionStore
+    let resolver: SessionResolver
     let provisioning: ProvisioningService?
     let cookies: SessionCookies
     let pages: PageRenderer
@@ -69,7 +70,9 @@ struct AuthorizeController: Sendable {
 
         // Who is signed in, if anyone, and may they still be?
         var signedIn: (SecretToken, Session, PlatformUser)?
-        if let token = cookies.sessionToken(in: request), let session = try await sessions.session(for: token) {
+        let resolved = try await resolver.resolve(request, context: context)
+        if let resolved {
+            let (token, session) = (resolved.token, resolved.session)
             if let user = try await oauth.activeUser(id: session.userID, login: session.login) {
                 signedIn = (token, session, user)
             } else {
@@ -112,7 +115,10 @@ struct AuthorizeController: Sendable {
         }
         let location = try await oauth.approve(authorization, user: user, session: session, sessionToken: token)
         context.logger.info("authorization granted", metadata: ["client_id": "\(authorization.client.clientID)", "user_id": "\(user.id)"])
-        return SignInFlow.redirect(to: location, status: .found)
+        var response = SignInFlow.redirect(to: location, status: .found)
+        // Signed in from the platform's session on this very request: the browser keeps the new session.
+        if let cookie = resolved?.newCookie { response.setCookie(cookie) }
+        return response
     }
 
     /// The redirect_uri of an authorization request, only once it is known to be exactly a registered one.
