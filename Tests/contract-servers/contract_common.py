@@ -3,8 +3,9 @@
 These are contract servers, not Mattermost and not Rocket.Chat: they follow
 shared/contracts/chat-servers.md (§1, §3 for Mattermost; §4 for Rocket.Chat) and nothing else.
 This module holds what both need: the threaded HTTP server, the request/response types, the
-test-control API under /__contract__/, the down switch, the call log, --latency-ms, and
-persistence of state to a JSON file. Python 3.11 standard library only.
+test-control API under /__contract__/, the down switch, the call log, --latency-ms, persistence
+of state to a JSON file, and the look-up indexes over the stored records (RecordIndexes).
+Python 3.11 standard library only.
 """
 import argparse
 import json
@@ -111,6 +112,136 @@ def http_call(method, url, headers=None, body=None, timeout=30, follow_redirects
         return error.code, error.headers, data
 
 
+def go_atoi(text):
+    """Go's strconv.Atoi: optional sign and ASCII digits only, in int64 range; None where Go returns an error."""
+    if text is None or not re.fullmatch(r"[+-]?[0-9]+", text):
+        return None
+    value = int(text)
+    return value if -2 ** 63 <= value < 2 ** 63 else None
+
+
+def go_parse_bool(text):
+    """Go's strconv.ParseBool, with the error case (anything else) read as false, as `x, _ := ParseBool(...)` does."""
+    return text in ("1", "t", "T", "TRUE", "true", "True")
+
+
+# ---------------------------------------------------------------------------------------------
+# Look-up indexes
+
+class MultiIndex:
+    """key → the ids of the records that have that key (an insertion-ordered set: a dict with None values).
+    Unhashable keys are not indexed, and looking one up answers None: the caller then scans, as before."""
+
+    def __init__(self):
+        self.buckets = {}
+
+    def add(self, key, record_id):
+        try:
+            self.buckets.setdefault(key, {})[record_id] = None
+        except TypeError:
+            pass
+
+    def discard(self, key, record_id):
+        try:
+            bucket = self.buckets.get(key)
+        except TypeError:
+            return
+        if bucket is not None:
+            bucket.pop(record_id, None)
+            if not bucket:
+                del self.buckets[key]
+
+    def get(self, key):
+        try:
+            return self.buckets.get(key, {})
+        except TypeError:
+            return None
+
+
+class RecordIndexes:
+    """Indexes over one id → record dict (the users), kept in step by calling put(id) after every insert, change
+    or removal of a record: each request then costs O(1) in the number of records instead of a scan.
+
+    key_functions: {index name: record → iterable of keys}. Records are changed in place, so the keys each record
+    was filed under are remembered and removed on the next put. Several records may share a key (the control API
+    stores users without checks), so every record also has its rank in the dict's order, and ids() returns the
+    ids in that order: the first is the record a scan of the dict would have found first."""
+
+    def __init__(self, key_functions, records):
+        self.key_functions = key_functions
+        self.records = records
+        self.indexes = {name: MultiIndex() for name in key_functions}
+        self.keys_of = {}
+        self.rank = {}
+        self.next_rank = 0
+        self.version = 0        # bumped on every put, for caches derived from the records (listing order)
+        for record_id in records:
+            self.put(record_id)
+
+    def put(self, record_id):
+        """Re-file record_id after it was added, changed or removed (a removed id is forgotten)."""
+        self.version += 1
+        old = self.keys_of.pop(record_id, None)
+        if old:
+            for name, keys in old.items():
+                for key in keys:
+                    self.indexes[name].discard(key, record_id)
+        record = self.records.get(record_id)
+        if record is None:
+            self.rank.pop(record_id, None)
+            return
+        if record_id not in self.rank:      # a replaced record keeps its place, as a dict key does
+            self.rank[record_id] = self.next_rank
+            self.next_rank += 1
+        keys = {name: list(function(record)) for name, function in self.key_functions.items()}
+        for name, values in keys.items():
+            for key in values:
+                self.indexes[name].add(key, record_id)
+        self.keys_of[record_id] = keys
+
+    def ids(self, name, key):
+        """The ids filed under key in the records' order, or None when the key cannot be hashed (scan instead)."""
+        bucket = self.indexes[name].get(key)
+        if bucket is None:
+            return None
+        if len(bucket) <= 1:
+            return list(bucket)
+        return sorted(bucket, key=self.rank.__getitem__)
+
+    SCAN = object()   # first_id() / first(): "the key cannot be hashed: scan the records instead"
+
+    def first_id(self, name, key, accept=lambda record: True):
+        """The id of the first record (in the dict's order) filed under key that accept() takes, None if there is
+        none, RecordIndexes.SCAN if the key cannot be hashed."""
+        ids = self.ids(name, key)
+        if ids is None:
+            return RecordIndexes.SCAN
+        return next((record_id for record_id in ids if accept(self.records[record_id])), None)
+
+    def first(self, name, key, accept=lambda record: True):
+        """As first_id, but the record itself."""
+        record_id = self.first_id(name, key, accept)
+        if record_id is None or record_id is RecordIndexes.SCAN:
+            return record_id
+        return self.records[record_id]
+
+    def differences(self):
+        """What differs from indexes built afresh over the same records ([] when in step)."""
+        fresh = RecordIndexes(self.key_functions, self.records)
+        problems = []
+        for name in self.key_functions:
+            mine = {k: set(v) for k, v in self.indexes[name].buckets.items()}
+            theirs = {k: set(v) for k, v in fresh.indexes[name].buckets.items()}
+            if mine != theirs:
+                wrong = sorted(str(k) for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+                problems.append(f"index {name!r} out of step for keys {wrong[:5]}")
+        if sorted(self.rank, key=self.rank.__getitem__) != list(self.records):
+            problems.append("record order out of step")
+        if set(self.keys_of) != set(self.records):
+            problems.append("indexed ids differ from stored ids")
+        return problems
+
+
 # ---------------------------------------------------------------------------------------------
 # Request / response
 
@@ -202,9 +333,15 @@ class ContractApp:
         self.calls = []
         self.down_until = 0.0
         self.clock_offset = 0.0
+        self.state_dirty = False
+        self.state_write_seconds = 0.0
+        self.state_writer = None
+        self.state_wakeup = threading.Event()
+        self.state_closed = False
         self.config = self.initial_config()
         self.data = self.fresh_data()
         self.load_state()
+        self.rebuild_indexes()
         self.router = Router()
         self.build_routes(self.router)
 
@@ -224,21 +361,69 @@ class ContractApp:
             self.restore(saved)
 
     def save(self):
-        """Called (under the lock) after every change."""
+        """Called (under the lock) after every change. Without --state it does nothing. With it, the whole state
+        is written at once, as long as one write takes at most --state-sync-budget-ms (small states: every test).
+        Past that, writing everything on every change would make each request O(number of users), so the writes
+        are coalesced: a background thread writes at most once per ~10 write-times (≥ 0.2 s), and the last write
+        is made when the server stops (SIGTERM/SIGINT). Only a SIGKILL can then lose the last changes."""
+        if not self.args.state:
+            return
+        with self.lock:
+            self.state_dirty = True
+            if self.state_closed or self.state_write_seconds * 1000 <= getattr(self.args, "state_sync_budget_ms", 5.0):
+                self.flush_state()
+                return
+            if self.state_writer is None:
+                self.state_writer = threading.Thread(target=self._state_writer_loop, name="state-writer", daemon=True)
+                self.state_writer.start()
+        self.state_wakeup.set()
+
+    def flush_state(self):
+        """Write the state file now if anything changed since the last write."""
         path = self.args.state
         if not path:
             return
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, temporary = tempfile.mkstemp(prefix=".contract-state-", dir=directory)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(self.persisted(), handle, indent=1, sort_keys=True)
-        os.replace(temporary, path)
+        with self.lock:
+            if not self.state_dirty:
+                return
+            started = time.perf_counter()
+            directory = os.path.dirname(os.path.abspath(path))
+            fd, temporary = tempfile.mkstemp(prefix=".contract-state-", dir=directory)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(self.persisted(), handle, indent=1, sort_keys=True)
+            os.replace(temporary, path)
+            self.state_dirty = False
+            self.state_write_seconds = time.perf_counter() - started
+
+    def _state_writer_loop(self):
+        while True:
+            self.state_wakeup.wait()
+            if self.state_closed:
+                return
+            time.sleep(max(0.2, 10 * self.state_write_seconds))
+            self.state_wakeup.clear()
+            self.flush_state()
+
+    def close(self):
+        """At shutdown: the last (coalesced) write."""
+        with self.lock:
+            self.state_closed = True
+            self.flush_state()
+        self.state_wakeup.set()
 
     def persisted(self):
         return self.data
 
     def restore(self, saved):
         self.data.update(saved)
+
+    # -- indexes (subclasses keep theirs in step with self.data) --
+    def rebuild_indexes(self):
+        """Called whenever self.data is replaced as a whole (start, --state restore, reset)."""
+
+    def index_problems(self):
+        """With --check-indexes, checked after every request: [] when the indexes match a fresh build."""
+        return []
 
     # -- latency for benchmarks --
     def simulate_latency(self):
@@ -266,6 +451,7 @@ class ContractApp:
                 return json_response({"down_until": 0})
             if path == "reset" and method == "POST":
                 self.data = self.fresh_data()
+                self.rebuild_indexes()
                 self.config = self.initial_config()
                 self.calls = []
                 self.down_until = 0.0
@@ -326,6 +512,16 @@ class ContractApp:
         prefix = urllib.parse.urlsplit(self.site_url).path.rstrip("/")
         if prefix and (request.path == prefix or request.path.startswith(prefix + "/")):
             request.path = request.path[len(prefix):] or "/"
+        response, logged = self._dispatch(request)
+        if getattr(self.args, "check_indexes", False):
+            with self.lock:
+                problems = self.index_problems()
+            if problems:
+                print(f"{self.product}-contract: indexes out of step after {request.method} {request.path}: {problems}", file=sys.stderr)
+                return self.error(500, "contract.index_mismatch", "contract server bug: " + "; ".join(problems)), logged
+        return response, logged
+
+    def _dispatch(self, request):
         if request.path.startswith(CONTROL_PREFIX):
             return self.control(request), False
         if self.is_down():
@@ -401,12 +597,24 @@ def common_arguments(parser):
     parser.add_argument("--site-url", default="", help="the URL this server believes it is at (default http://127.0.0.1:<port>)")
     parser.add_argument("--latency-ms", type=int, default=0, help="sleep this long on every REST call under /api/")
     parser.add_argument("--state", default="", help="JSON file that keeps the data across restarts")
+    parser.add_argument("--state-sync-budget-ms", type=float, default=5.0,
+                        help="with --state: write the file on every change while one write takes at most this long; "
+                             "past it, coalesce writes in the background (and write at shutdown)")
+    parser.add_argument("--check-indexes", action="store_true",
+                        help="after every request, check the look-up indexes against a fresh build (slow; for self-tests)")
     parser.add_argument("--verbose", action="store_true", help="access log on stderr")
 
 
+class ContractHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default listen backlog is 5: a client opening 16 connections at once while the accepting
+    # thread waits for the GIL overflowed it (kernel "SYN flooding … Sending cookies", some connections reset).
+    # Go's net/http listens with the system's somaxconn, Node with 511.
+    request_queue_size = 128
+
+
 def serve(app_class, args):
-    server = ThreadingHTTPServer((args.host, args.port), Handler)
-    server.daemon_threads = True
+    server = ContractHTTPServer((args.host, args.port), Handler)
     port = server.server_address[1]
     if not args.site_url:
         args.site_url = f"http://127.0.0.1:{port}"
@@ -424,3 +632,4 @@ def serve(app_class, args):
         pass
     finally:
         server.server_close()
+        server.app.close()

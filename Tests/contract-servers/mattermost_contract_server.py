@@ -23,8 +23,9 @@ import time
 import unicodedata
 import urllib.parse
 
-from contract_common import (ContractApp, bool_arg, common_arguments, format_cookie, go_query_escape,
-                             html_escape, html_response, http_call, json_response, redirect, serve)
+from contract_common import (ContractApp, RecordIndexes, bool_arg, common_arguments, format_cookie, go_atoi,
+                             go_parse_bool, go_query_escape, html_escape, html_response, http_call, json_response,
+                             redirect, serve)
 
 VERSION_ID = "10.11.0.0.contract.false"  # X-Version-Id; contract §8.23 only says it is read, not its value
 
@@ -181,6 +182,18 @@ USER_FIELDS = ("id", "create_at", "update_at", "delete_at", "username", "auth_da
 PATCH_FIELDS = ("username", "nickname", "first_name", "last_name", "position", "email", "props", "notify_props",
                 "locale", "timezone")  # §3 UserPatch
 OAUTH_SERVICES = {"gitlab", "google", "office365", "openid"}  # §1.11 IsOAuthUser
+# GET /api/v4/users filters of Mattermost's getUsers that this stand-in does not model (answered 501, not ignored)
+LIST_UNMODELLED = ("in_team", "not_in_team", "in_channel", "not_in_channel", "in_group", "not_in_group",
+                   "group_constrained", "without_team", "role", "roles", "channel_roles", "team_roles", "sort")
+PER_PAGE_DEFAULT, PER_PAGE_MAXIMUM = 60, 200   # server/channels/web/params.go PerPageDefault, PerPageMaximum
+
+# The user indexes (see RecordIndexes). Emails are stored lowercased (PreSave, §1.9), so the email index is the
+# lower-cased-email index; look-ups pass lowercased values, as the scans they replace compared exact values.
+USER_KEYS = {
+    "email": lambda user: [user.get("email")],
+    "username": lambda user: [user.get("username")],
+    "auth_data": lambda user: [user["auth_data"]] if user.get("auth_data") else [],  # empty auth_data never clashes
+}
 
 
 class MattermostApp(ContractApp):
@@ -247,6 +260,50 @@ class MattermostApp(ContractApp):
         return view
 
     # -------------------------------------------------------------------------------------
+    # indexes: every look-up a request makes is O(1) in the number of users, members and sessions
+
+    def rebuild_indexes(self):
+        self.user_index = RecordIndexes(USER_KEYS, self.data["users"])
+        self.listing_cache = {}
+        (self.team_member, self.members_of_user, self.channel_member,
+         self.sessions_of_user) = self._member_and_session_indexes()
+
+    def _member_and_session_indexes(self):
+        """(team_id, user_id) → the first such member, user_id → all their team members in list order,
+        (channel_id, user_id) → the first such member, user_id → {session token: None} in session order."""
+        team_member, members_of_user, channel_member, sessions_of_user = {}, {}, {}, {}
+        for member in self.data["team_members"]:
+            team_member.setdefault((member["team_id"], member["user_id"]), member)
+            members_of_user.setdefault(member["user_id"], []).append(member)
+        for member in self.data["channel_members"]:
+            channel_member.setdefault((member["channel_id"], member["user_id"]), member)
+        for token, session in self.data["sessions"].items():
+            sessions_of_user.setdefault(session["user_id"], {})[token] = None
+        return team_member, members_of_user, channel_member, sessions_of_user
+
+    def index_problems(self):
+        problems = self.user_index.differences()
+        fresh = self._member_and_session_indexes()
+        identity = [lambda d: {k: id(v) for k, v in d.items()},
+                    lambda d: {k: [id(m) for m in v] for k, v in d.items()},
+                    lambda d: {k: id(v) for k, v in d.items()},
+                    lambda d: {k: list(v) for k, v in d.items() if v}]
+        mine = (self.team_member, self.members_of_user, self.channel_member, self.sessions_of_user)
+        for name, view, current, built in zip(("team members", "team members by user", "channel members", "sessions by user"),
+                                              identity, mine, fresh):
+            if view(current) != view(built):
+                problems.append(f"{name} index out of step")
+        for which, ids in self.listing_cache.items():
+            if which != "version" and self.listing_cache.get("version") == self.user_index.version \
+                    and ids != self._sorted_user_ids(which):
+                problems.append(f"cached listing {which!r} out of step")
+        return problems
+
+    def user_changed(self, user_id):
+        """After a user was added, changed (username, email, auth_data, delete_at) or removed."""
+        self.user_index.put(user_id)
+
+    # -------------------------------------------------------------------------------------
     # responses
 
     def error(self, status, error_id, message=""):
@@ -303,8 +360,18 @@ class MattermostApp(ContractApp):
         return user
 
     def find_user(self, **criteria):
+        """The first user (in store order) that matches every criterion: an index look-up when auth_data,
+        email or username is among them, else a scan."""
+        def matches(user):
+            return all(user.get(k) == v for k, v in criteria.items())
+        for field in ("auth_data", "email", "username"):
+            if field in criteria and (field != "auth_data" or criteria[field]):
+                found = self.user_index.first(field, criteria[field], matches)
+                if found is not RecordIndexes.SCAN:
+                    return found
+                break
         for user in self.data["users"].values():
-            if all(user.get(k) == v for k, v in criteria.items()):
+            if matches(user):
                 return user
         return None
 
@@ -327,17 +394,34 @@ class MattermostApp(ContractApp):
             raise AppError(400, "model.user.is_valid.auth_data_pwd.app_error", "Invalid user, password and auth data cannot both be set.")
 
     def check_unique(self, user, exclude_id=None):
-        """sqlstore Save/Update unique constraints: email, username (400), auth_data (generic 500, §1.10)."""
-        for other in self.data["users"].values():
-            if other["id"] == exclude_id:
-                continue
-            if other["email"] == user["email"]:
-                raise AppError(400, "app.user.save.email_exists.app_error", "An account with that email already exists.")
-            if other["username"] == user["username"]:
-                raise AppError(400, "app.user.save.username_exists.app_error", "An account with that username already exists.")
+        """sqlstore Save/Update unique constraints: email, username (400), auth_data (generic 500, §1.10).
+        As a scan of the users in order would: the first other user with the same email or username decides
+        which of the two errors it is (email if both)."""
+        index = self.user_index
+        def other(o):
+            return o["id"] != exclude_id
+        by_email = index.first_id("email", user["email"], other)
+        by_username = index.first_id("username", user["username"], other)
+        if RecordIndexes.SCAN in (by_email, by_username):
+            by_email = by_username = None
+            for other_id, o in self.data["users"].items():
+                if other(o) and (o["email"] == user["email"] or o["username"] == user["username"]):
+                    by_email, by_username = (other_id, None) if o["email"] == user["email"] else (None, other_id)
+                    break
+        if by_email is not None and (by_username is None or index.rank[by_email] <= index.rank[by_username]):
+            raise AppError(400, "app.user.save.email_exists.app_error", "An account with that email already exists.")
+        if by_username is not None:
+            raise AppError(400, "app.user.save.username_exists.app_error", "An account with that username already exists.")
         auth_data = user.get("auth_data") or ""
-        if auth_data and any(o["id"] != exclude_id and (o.get("auth_data") or "") == auth_data for o in self.data["users"].values()):
+        if auth_data and self.auth_data_taken(auth_data, exclude_id):
             raise AppError(500, "app.user.save.app_error", "Unable to save the account.")
+
+    def auth_data_taken(self, auth_data, exclude_id):
+        """Another user (id ≠ exclude_id) already has this (non-empty) auth_data."""
+        found = self.user_index.first_id("auth_data", auth_data, lambda o: o["id"] != exclude_id)
+        if found is RecordIndexes.SCAN:
+            return any(o["id"] != exclude_id and (o.get("auth_data") or "") == auth_data for o in self.data["users"].values())
+        return found is not None
 
     def check_domain(self, email):
         allowed = [d.strip().lower() for d in self.config["restrict_creation_to_domains"].split(",") if d.strip()]
@@ -370,6 +454,7 @@ class MattermostApp(ContractApp):
         if user["password"]:
             user["password"] = "$contract$" + hashlib.sha256(user["password"].encode()).hexdigest()
         self.data["users"][user["id"]] = user
+        self.user_changed(user["id"])
         self.save()
         return user
 
@@ -387,6 +472,7 @@ class MattermostApp(ContractApp):
         if user["password"]:
             user["password"] = "$contract$" + hashlib.sha256(user["password"].encode()).hexdigest()
         self.data["users"][user["id"]] = user
+        self.user_changed(user["id"])
         return user
 
     def create_session(self, body, sso=False):
@@ -399,11 +485,19 @@ class MattermostApp(ContractApp):
                    "last_activity_at": now, "user_id": user["id"], "roles": user["roles"], "device_id": "",
                    "is_oauth": False, "props": {"csrf": new_id(), "is_oauth_user": "true" if sso else "false"}}
         self.data["sessions"][session["token"]] = session
+        self.sessions_of_user.setdefault(user["id"], {})[session["token"]] = None
         return session
 
     def revoke_sessions(self, user_id):
-        for token in [t for t, s in self.data["sessions"].items() if s["user_id"] == user_id]:
+        for token in self.sessions_of_user.pop(user_id, {}):
             del self.data["sessions"][token]
+
+    def remove_session(self, token):
+        session = self.data["sessions"].pop(token)
+        tokens = self.sessions_of_user.get(session["user_id"], {})
+        tokens.pop(token, None)
+        if not tokens:
+            self.sessions_of_user.pop(session["user_id"], None)
 
     # -------------------------------------------------------------------------------------
     # authentication (§1.12 ParseAuthTokenFromRequest order; §3 Bearer admin token)
@@ -445,6 +539,7 @@ class MattermostApp(ContractApp):
         r.add("GET", r"/api/v4/system/ping", self.ping)
         r.add("GET", r"/api/v4/users/me", self.get_me)
         r.add("POST", r"/api/v4/users", self.api(self.create_user))
+        r.add("GET", r"/api/v4/users", self.api(self.list_users))
         r.add("POST", r"/api/v4/users/usernames", self.api(self.get_by_usernames))
         r.add("POST", r"/api/v4/users/ids", self.api(self.get_by_ids))
         r.add("GET", r"/api/v4/users/username/(?P<username>[^/]+)", self.api(self.get_by_username))
@@ -553,7 +648,69 @@ class MattermostApp(ContractApp):
         if not isinstance(names, list):
             raise AppError(400, "api.context.invalid_body_param.app_error", "Invalid or missing usernames in request body.")
         wanted = {str(n).lower() for n in names}
-        return self.ok([self.sanitize(u) for u in self.data["users"].values() if u["username"] in wanted])
+        found = set()
+        for name in wanted:
+            found.update(self.user_index.ids("username", name))
+        return self.ok([self.sanitize(self.data["users"][i]) for i in sorted(found, key=self.user_index.rank.__getitem__)])
+
+    def list_users(self, request):
+        """GET /api/v4/users?page=&per_page=[&active=true | &inactive=true].
+
+        Contract silent: §3 names no listing route. The behaviour is Mattermost's own, from its source
+        (mattermost/mattermost): server/channels/api4/user.go @004cacd4 (the version §3 cites) getUsers, with
+        none of its in_team/in_channel/… filters, goes to App.GetUsersPage → sqlstore user_store.go
+        GetAllProfiles: ORDER BY Username ASC, OFFSET page*per_page LIMIT per_page; `inactive` → DeleteAt != 0,
+        else `active` → DeleteAt = 0, else all users (deactivated ones included). Paging from
+        server/channels/web/params.go @022fa192: page is 0-based (a bad or negative one reads as 0), per_page
+        defaults to 60 (also when bad or negative; `pageSize` is read when per_page does not parse) and is capped
+        at 200. The route needs a session (APISessionRequired), no admin role; users come out sanitized as on
+        the other user routes here (no password, auth_data blanked); with Mattermost's default privacy settings
+        a non-admin sees the same fields.
+        Chosen here: inactive=true together with active=true is a 400 (Mattermost's handler flags the `inactive`
+        URL parameter but carries on); usernames sort by code point (Mattermost sorts in the database's
+        collation); the other filters of getUsers are answered 501 rather than ignored."""
+        self.caller(request)
+        q = request.query
+        unmodelled = [name for name in LIST_UNMODELLED if q.get(name)]
+        if unmodelled:
+            raise AppError(501, "contract.unsupported_parameter", f"GET /api/v4/users: {', '.join(unmodelled)} not modelled by the contract server")
+        page = go_atoi(q.get("page"))
+        if page is None or page < 0:
+            page = 0
+        per_page = go_atoi(q.get("per_page"))
+        if per_page is None:
+            per_page = go_atoi(q.get("pageSize"))
+        if per_page is None or per_page < 0:
+            per_page = PER_PAGE_DEFAULT
+        per_page = min(per_page, PER_PAGE_MAXIMUM)
+        inactive, active = go_parse_bool(q.get("inactive")), go_parse_bool(q.get("active"))
+        if inactive and active:
+            raise AppError(400, "api.context.invalid_url_param.app_error", "Invalid or missing inactive parameter in request URL.")
+        ids = self.sorted_user_ids("inactive" if inactive else "active" if active else "all")
+        start = page * per_page
+        return self.ok([self.sanitize(self.data["users"][i]) for i in ids[start:start + per_page]])
+
+    def sorted_user_ids(self, which):
+        """User ids in username order ("all", "active" or "inactive"), cached until the next change to a user."""
+        cache = self.listing_cache
+        if cache.get("version") != self.user_index.version:
+            cache.clear()
+            cache["version"] = self.user_index.version
+        if which not in cache:
+            cache[which] = self._sorted_user_ids(which)
+        return cache[which]
+
+    def _sorted_user_ids(self, which):
+        users, rank = self.data["users"], self.user_index.rank
+        def key(user_id):
+            name = users[user_id].get("username")
+            return (name if isinstance(name, str) else str(name or ""), rank[user_id])
+        ids = sorted(users, key=key)
+        if which == "active":
+            return [i for i in ids if users[i]["delete_at"] == 0]
+        if which == "inactive":
+            return [i for i in ids if users[i]["delete_at"] != 0]
+        return ids
 
     def get_by_ids(self, request):
         self.require_admin(request)
@@ -590,6 +747,7 @@ class MattermostApp(ContractApp):
         self.check_unique(updated, exclude_id=user["id"])
         updated["update_at"] = self.now_ms()
         user.update(updated)
+        self.user_changed(user["id"])
         self.save()
         return user
 
@@ -618,9 +776,10 @@ class MattermostApp(ContractApp):
             raise AppError(400, "api.user.update_user_auth.invalid_request", "Invalid request: auth_data and auth_service are both required.")
         user = self.user_or_404(user_id)  # contract silent on unknown ids: 404 as everywhere else here
         auth_data, auth_service = str(body["auth_data"]), str(body["auth_service"])
-        if any(o["id"] != user_id and (o.get("auth_data") or "") == auth_data for o in self.data["users"].values()):
+        if self.auth_data_taken(auth_data, user_id):
             raise AppError(400, "app.user.update_auth_data.email_exists.app_error", "Unable to switch the account: an account with that auth data or email already exists.")
         user.update({"password": "", "auth_data": auth_data, "auth_service": auth_service, "update_at": self.now_ms()})
+        self.user_changed(user_id)
         self.save()
         # contract silent on the response body: Mattermost writes back the UserAuth it received (without password)
         return self.ok({"auth_data": auth_data, "auth_service": auth_service})
@@ -636,6 +795,7 @@ class MattermostApp(ContractApp):
             user["delete_at"] = user["delete_at"] or now
             self.revoke_sessions(user["id"])
         user["update_at"] = now
+        self.user_changed(user["id"])
         self.save()
 
     def delete_user(self, request, user_id):
@@ -647,8 +807,13 @@ class MattermostApp(ContractApp):
                 raise AppError(401, "api.user.delete_user.not_enabled.app_error", "Permanent user deletion feature is not enabled.")
             self.revoke_sessions(user_id)
             del self.data["users"][user_id]
+            self.user_changed(user_id)
+            # O(members), but only for this rare call; the indexes lose the user's entries.
             self.data["team_members"] = [m for m in self.data["team_members"] if m["user_id"] != user_id]
             self.data["channel_members"] = [m for m in self.data["channel_members"] if m["user_id"] != user_id]
+            for member in self.members_of_user.pop(user_id, []):
+                self.team_member.pop((member["team_id"], user_id), None)
+            self.channel_member = {k: m for k, m in self.channel_member.items() if k[1] != user_id}
             self.save()
             return self.ok({"status": "OK"})
         self.set_active(user, False)
@@ -674,11 +839,11 @@ class MattermostApp(ContractApp):
         self.user_or_404(user_id)
         body = self.body_json(request, "session_id")
         session_id = body.get("session_id") if isinstance(body, dict) else None
-        token = next((t for t, s in self.data["sessions"].items() if s["id"] == session_id and s["user_id"] == user_id), None)
+        token = next((t for t in self.sessions_of_user.get(user_id, {}) if self.data["sessions"][t]["id"] == session_id), None)
         if not session_id or token is None:
             # contract silent on an unknown session id
             raise AppError(400, "api.context.invalid_body_param.app_error", "Invalid or missing session_id in request body.")
-        del self.data["sessions"][token]
+        self.remove_session(token)
         self.save()
         return self.ok({"status": "OK"})
 
@@ -700,15 +865,17 @@ class MattermostApp(ContractApp):
     def user_teams(self, request, user_id):
         self.require_admin(request, self_id=user_id)
         self.user_or_404(user_id)
-        ids = [m["team_id"] for m in self.data["team_members"] if m["user_id"] == user_id and m["delete_at"] == 0]
+        ids = [m["team_id"] for m in self.members_of_user.get(user_id, []) if m["delete_at"] == 0]
         return self.ok([self.data["teams"][i] for i in ids if i in self.data["teams"]])
 
     def join_team(self, team, user):
-        member = next((m for m in self.data["team_members"] if m["team_id"] == team["id"] and m["user_id"] == user["id"]), None)
+        member = self.team_member.get((team["id"], user["id"]))
         if member is None:
             member = {"team_id": team["id"], "user_id": user["id"], "roles": "", "delete_at": 0, "scheme_guest": False,
                       "scheme_user": True, "scheme_admin": False, "explicit_roles": "", "create_at": self.now_ms()}
             self.data["team_members"].append(member)
+            self.team_member[(team["id"], user["id"])] = member
+            self.members_of_user.setdefault(user["id"], []).append(member)
         member["delete_at"] = 0
         # contract silent: like Mattermost, a new team member joins the team's default channels
         for channel in self.data["channels"].values():
@@ -718,12 +885,13 @@ class MattermostApp(ContractApp):
         return member
 
     def join_channel(self, channel, user):
-        member = next((m for m in self.data["channel_members"] if m["channel_id"] == channel["id"] and m["user_id"] == user["id"]), None)
+        member = self.channel_member.get((channel["id"], user["id"]))
         if member is None:
             member = {"channel_id": channel["id"], "user_id": user["id"], "roles": "", "last_viewed_at": 0,
                       "msg_count": 0, "mention_count": 0, "notify_props": {}, "last_update_at": self.now_ms(),
                       "scheme_guest": False, "scheme_user": True, "scheme_admin": False, "explicit_roles": ""}
             self.data["channel_members"].append(member)
+            self.channel_member[(channel["id"], user["id"])] = member
         return member
 
     def add_team_member(self, request, team_id):
@@ -753,8 +921,7 @@ class MattermostApp(ContractApp):
         if channel is None:
             raise AppError(404, "app.channel.get.existing.app_error", "Unable to find the existing channel.")
         user = self.user_or_404(str(body["user_id"]))
-        if not any(m["team_id"] == channel["team_id"] and m["user_id"] == user["id"] and m["delete_at"] == 0
-                   for m in self.data["team_members"]):
+        if not any(m["team_id"] == channel["team_id"] and m["delete_at"] == 0 for m in self.members_of_user.get(user["id"], [])):
             raise AppError(403, "api.channel.add_user.to.channel.failed.app_error", "Failed to add user to channel: not a member of the team.")
         member = self.join_channel(channel, user)
         self.save()
@@ -973,6 +1140,7 @@ class MattermostApp(ContractApp):
             user["delete_at"] = 0
             changed = True
         if changed:
+            self.user_changed(user["id"])  # before the check below: a failing check leaves the changes in place
             self.validate_user(user)  # contract silent on an invalid update: the IsValid error is shown
             user["update_at"] = self.now_ms()
             self.save()

@@ -28,8 +28,8 @@ import time
 import urllib.parse
 from datetime import datetime, timezone
 
-from contract_common import (ContractApp, bool_arg, common_arguments, format_cookie, html_escape, html_response,
-                             http_call, json_response, redirect, serve)
+from contract_common import (ContractApp, RecordIndexes, bool_arg, common_arguments, format_cookie, html_escape,
+                             html_response, http_call, json_response, redirect, serve)
 
 _METEOR_ID_CHARS = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz"
 USER_AGENT = "Meteor/METEOR@3.0.4"  # §4.2 "User-Agent: Meteor/<ver>"; the version is not given
@@ -213,6 +213,39 @@ NULLABLE = {"active", "bio", "nickname", "statusText", "joinDefaultChannels", "r
             "setRandomPassword", "sendWelcomeEmail", "verified", "fields", "freeSwitchExtension", "phones"}
 PUBLIC_FIELDS = ("_id", "createdAt", "username", "emails", "type", "status", "active", "name", "roles",
                  "requirePasswordChange", "nickname", "bio", "statusText", "customFields", "lastLogin", "_updatedAt")
+LIST_FIELDS = ("_id", "username", "name", "emails", "active", "type", "roles")   # users.list, per user
+# Rocket.Chat's default settings (group General, section REST API) API_Default_Count = 50 and
+# API_Upper_Count_Limit = 100 (count is capped there); API_Allow_Infinite_Count defaults to true, so count=0 means
+# "no limit" (apps/meteor/app/api/server/helpers/getPaginationItems.ts). An admin can change all three.
+API_DEFAULT_COUNT, API_UPPER_COUNT_LIMIT = 50, 100
+
+
+def _lower_text(value):
+    return value.lower() if isinstance(value, str) else str(value).lower()
+
+
+# The user indexes (see RecordIndexes), with the keys the scans they replace compared: the lower-cased username,
+# each lower-cased email address, and (service name, services.<name>.id) for every linked service.
+USER_KEYS = {
+    "username": lambda user: [_lower_text(user.get("username") or "")],
+    "email": lambda user: [_lower_text(e.get("address") or "") for e in user.get("emails") or [] if isinstance(e, dict)],
+    "service_id": lambda user: [(name, service["id"]) for name, service in (user.get("services") or {}).items()
+                                if isinstance(service, dict) and "id" in service],
+}
+
+
+def _mongo_sort_key(value):
+    """MongoDB's order for one field without a collation: missing/null, then numbers, then strings (binary, which
+    for Python strings is code-point order), then anything else."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, bool):
+        return (4, value)
+    if isinstance(value, (int, float)):
+        return (1, value)
+    if isinstance(value, str):
+        return (2, value)
+    return (3, json.dumps(value, sort_keys=True))
 
 
 class RocketChatApp(ContractApp):
@@ -240,6 +273,23 @@ class RocketChatApp(ContractApp):
     def restore(self, saved):
         if "users" in saved:
             self.data["users"] = saved["users"]
+
+    # -- indexes: every look-up a request makes is O(1) in the number of users --
+
+    def rebuild_indexes(self):
+        self.user_index = RecordIndexes(USER_KEYS, self.data["users"])
+        self.listing_cache = {}
+
+    def user_changed(self, user_id):
+        """After a user was added, or their username, emails or services.<name>.id changed, or removed."""
+        self.user_index.put(user_id)
+
+    def index_problems(self):
+        problems = self.user_index.differences()
+        if self.listing_cache.get("version") == self.user_index.version and "ids" in self.listing_cache \
+                and self.listing_cache["ids"] != self._sorted_user_ids():
+            problems.append("cached listing out of step")
+        return problems
 
     # -- responses --
 
@@ -273,13 +323,20 @@ class RocketChatApp(ContractApp):
         return {k: user[k] for k in PUBLIC_FIELDS if k in user}
 
     def find_username(self, username):
-        wanted = str(username).lower()
-        return next((u for u in self.data["users"].values() if (u.get("username") or "").lower() == wanted), None)
+        """The first user (in store order) whose username equals this one, ignoring case."""
+        return self.user_index.first("username", str(username).lower())
 
     def find_email(self, email):
-        wanted = str(email or "").strip().lower()
-        return next((u for u in self.data["users"].values()
-                     if any((e.get("address") or "").lower() == wanted for e in u.get("emails") or [])), None)
+        """The first user (in store order) with this email address among theirs, ignoring case."""
+        return self.user_index.first("email", str(email or "").strip().lower())
+
+    def find_service_user(self, name, service_id):
+        """The first user (in store order) whose services.<name>.id equals service_id."""
+        user = self.user_index.first("service_id", (name, service_id))
+        if user is RecordIndexes.SCAN:  # an id that cannot be hashed (a JSON object or array): scan
+            user = next((u for u in self.data["users"].values()
+                         if u["services"].get(name, {}).get("id", _UNDEFINED) == service_id), None)
+        return user
 
     def new_user(self, username, email, name, verified=False, active=True, roles=None):
         now = iso_now(self.clock_offset)
@@ -303,6 +360,7 @@ class RocketChatApp(ContractApp):
         if isinstance(body.get("services"), dict):
             user["services"].update(body["services"])
         self.data["users"][user["_id"]] = user
+        self.user_changed(user["_id"])
         return user
 
     def create_session(self, body):
@@ -348,6 +406,7 @@ class RocketChatApp(ContractApp):
     def build_routes(self, r):
         r.add("POST", r"/api/v1/users\.create", self.api(self.users_create))
         r.add("GET", r"/api/v1/users\.info", self.api(self.users_info))
+        r.add("GET", r"/api/v1/users\.list", self.api(self.users_list))
         r.add("POST", r"/api/v1/users\.update", self.api(self.users_update))
         r.add("POST", r"/api/v1/users\.setActiveStatus", self.api(self.users_set_active_status))
         r.add("POST", r"/api/v1/users\.logout", self.api(self.users_logout))
@@ -425,6 +484,7 @@ class RocketChatApp(ContractApp):
             user["requirePasswordChange"] = True
         self.set_password(user, password)
         self.data["users"][user["_id"]] = user
+        self.user_changed(user["_id"])
         self.save()
         return json_response({"user": self.public(user), "success": True})
 
@@ -440,6 +500,51 @@ class RocketChatApp(ContractApp):
     def users_info(self, request):
         self.require_admin(request)
         return json_response({"user": self.public(self.user_from_params(request.query)), "success": True})
+
+    def users_list(self, request):
+        """GET /api/v1/users.list?count=&offset= → {users, count, offset, total, success}.
+
+        Contract silent: §4.3 names no listing route. The behaviour is Rocket.Chat's own, from its source
+        (RocketChat/Rocket.Chat apps/meteor/app/api/server/v1/users.ts 'users.list' @7bf6c349 and
+        apps/meteor/app/api/server/helpers/getPaginationItems.ts):
+        sorted by username ascending (the default sort), `offset` skipped, then at most `count`; `count` is the
+        number returned, `total` the number of all users. count defaults to API_Default_Count (50) and is capped at
+        API_Upper_Count_Limit (100); both are Rocket.Chat's *default* settings, which a server can change. count=0
+        means no limit (API_Allow_Infinite_Count, default true). Per user: _id, username, name, emails, active, type,
+        roles (the fields an admin sees; a stored user without one of them goes without it, as MongoDB's projection).
+        Chosen here: only the admin may call it, answered like the other admin routes (Rocket.Chat lets any user with
+        `view-d-room`, ordinary users by default, list users, and shows them fewer fields); a count or offset that
+        is not a number or is negative is a 400 invalid-params; the query/fields/sort parameters are not modelled
+        (501); the stand-in's admin is not a stored user and so is not listed (Rocket.Chat would list the admin,
+        and its rocket.cat bot, too)."""
+        self.require_admin(request)
+        q = request.query
+        unmodelled = [name for name in ("query", "fields", "sort") if q.get(name)]
+        if unmodelled:
+            raise ApiError(501, f"users.list: {', '.join(unmodelled)} not modelled by the contract server", "contract-unsupported-parameter")
+        offset = js_parse_int(q["offset"]) if q.get("offset") else 0           # params.offset ? parseInt(…) : 0
+        count = js_parse_int(q["count"] or "0") if "count" in q else API_DEFAULT_COUNT
+        for name, value in (("offset", offset), ("count", count)):
+            if value is None or value < 0:
+                raise ApiError(400, f"{name} must be a non-negative integer", "invalid-params")
+        count = min(count, API_UPPER_COUNT_LIMIT)
+        ids = self.sorted_user_ids()
+        page = ids[offset:] if count == 0 else ids[offset:offset + count]
+        users = [{k: self.data["users"][i][k] for k in LIST_FIELDS if k in self.data["users"][i]} for i in page]
+        return json_response({"users": users, "count": len(users), "offset": offset, "total": len(ids), "success": True})
+
+    def sorted_user_ids(self):
+        """User ids in username order, cached until the next change to a user."""
+        cache = self.listing_cache
+        if cache.get("version") != self.user_index.version or "ids" not in cache:
+            cache.clear()
+            cache["version"] = self.user_index.version
+            cache["ids"] = self._sorted_user_ids()
+        return cache["ids"]
+
+    def _sorted_user_ids(self):
+        users, rank = self.data["users"], self.user_index.rank
+        return sorted(users, key=lambda i: (_mongo_sort_key(users[i].get("username")), rank[i]))
 
     def users_update(self, request):
         """§4.3 users.update {userId, data:{…}}."""
@@ -469,6 +574,7 @@ class RocketChatApp(ContractApp):
         if "active" in data:
             self.apply_active(user, bool(data["active"]))
         user["_updatedAt"] = iso_now(self.clock_offset)
+        self.user_changed(user["_id"])
         self.save()
         return json_response({"user": self.public(user), "success": True})
 
@@ -725,12 +831,13 @@ class RocketChatApp(ContractApp):
                     user["services"].setdefault(name, {})["id"] = service_id
                     user["name"] = service_data.get("name")
                     user["_updatedAt"] = iso_now(self.clock_offset)
+                    self.user_changed(user["_id"])
 
         # Meteor accounts-base (contract: "creates the user on first login"; the lookup key is services.<name>.id)
-        user = next((u for u in self.data["users"].values()
-                     if u["services"].get(name, {}).get("id", _UNDEFINED) == service_id), None)
+        user = self.find_service_user(name, service_id)
         if user is not None:
             user["services"].setdefault(name, {}).update(service_data)
+            self.user_changed(user["_id"])
             return user
         # New user. Contract silent on everything below except registration-disabled: choices marked.
         if self.config["registration_enabled"] is False:
@@ -744,6 +851,7 @@ class RocketChatApp(ContractApp):
                              service_data.get("name") if c["name_field"] else profile_name, verified=True)
         user["services"][name] = dict(service_data)
         self.data["users"][user["_id"]] = user
+        self.user_changed(user["_id"])
         return user
 
 

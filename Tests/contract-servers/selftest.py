@@ -2,9 +2,13 @@
 """Self-test of the chat contract servers (contract servers, not Mattermost or Rocket.Chat; they follow
 shared/contracts/chat-servers.md §1, §3, §4).
 
-Starts both servers as subprocesses, drives every admin endpoint (with each error id), the control API
-(down/up, calls, reset, clock, config), persistence with --state across a restart, and the SSO client
-sides against an in-process fake provider. With --drawbridge it also signs in through a real Drawbridge:
+Starts both servers as subprocesses, drives every admin endpoint (with each error id), the listing routes
+(paging, deactivated users, auth), the control API (down/up, calls, reset, clock, config), persistence with
+--state across a restart (also with coalesced writes), and the SSO client sides against an in-process fake
+provider. Every server runs with --check-indexes, so a look-up index out of step with the stored users turns
+the next answer into a 500 `contract.index_mismatch`; the index tests below change usernames, emails,
+auth_data and active state and check the old values are free again. With --drawbridge it also signs in
+through a real Drawbridge:
 
   /usr/bin/python3 Tests/contract-servers/selftest.py
   /usr/bin/python3 Tests/contract-servers/selftest.py --drawbridge http://127.0.0.1:8080 \
@@ -140,7 +144,7 @@ def error_id(resp):
 
 class Server:
     def __init__(self, script, args):
-        self.script, self.args = script, args
+        self.script, self.args = script, args + ["--check-indexes"]
         self.start()
 
     def start(self):
@@ -417,6 +421,145 @@ def test_mm_rest(m):
 
 
 # ---------------------------------------------------------------------------------------------
+# Mattermost: GET /api/v4/users (contract silent; Mattermost's getUsers) and the look-up indexes
+
+def mm_names(resp):
+    return [u.get("username") for u in resp.json()] if isinstance(resp.json(), list) else resp
+
+
+def test_mm_listing(m):
+    base = m.base
+    control(base, "POST", "reset")
+    r = mm("GET", base, "/api/v4/users", token=None)
+    C.ok(r.status == 401 and error_id(r) == "api.context.session_expired.app_error", "MM list users without a token → 401", r)
+    C.ok(mm("GET", base, "/api/v4/users", token="wrong").status == 401, "MM list users with a wrong token → 401")
+    r = mm("GET", base, "/api/v4/users")
+    C.ok(r.status == 200 and r.json() == [], "MM list users on an empty server → []", r)
+    ids = {}
+    for n, name in enumerate(["zed", "amy", "carl", "bob", "dora"]):
+        ids[name] = mm("POST", base, "/api/v4/users", {"username": name, "email": f"{name}@example.com", "auth_service": "gitlab",
+                                                       "auth_data": str(4000 + n)}).json()["id"]
+    mm("DELETE", base, f"/api/v4/users/{ids['bob']}")
+    r = mm("GET", base, "/api/v4/users")
+    users = r.json() or []
+    C.ok(r.status == 200 and mm_names(r) == ["amy", "bob", "carl", "dora", "zed"],
+         "MM list users: username order, deactivated users included by default", r)
+    C.ok(all(u["auth_data"] == "" and "password" not in u and u["auth_service"] == "gitlab" for u in users)
+         and next(u for u in users if u["username"] == "bob")["delete_at"] > 0, "MM list users: sanitized, delete_at shown", users[:1])
+    r = mm("GET", base, "/api/v4/users?active=true")
+    C.ok(mm_names(r) == ["amy", "carl", "dora", "zed"], "MM list users active=true → active only", r)
+    r = mm("GET", base, "/api/v4/users?inactive=true")
+    C.ok(mm_names(r) == ["bob"], "MM list users inactive=true → deactivated only", r)
+    r = mm("GET", base, "/api/v4/users?inactive=1&active=T")
+    C.ok(r.status == 400 and error_id(r) == "api.context.invalid_url_param.app_error", "MM list users inactive and active → 400", r)
+    r = mm("GET", base, "/api/v4/users?active=yes")
+    C.ok(len(r.json()) == 5, "MM list users: active=yes is not a Go bool → no filter", r)
+    pages = [mm_names(mm("GET", base, f"/api/v4/users?page={p}&per_page=2")) for p in range(4)]
+    C.ok(pages == [["amy", "bob"], ["carl", "dora"], ["zed"], []], "MM list users: per_page=2, pages 0-3", pages)
+    C.ok(mm_names(mm("GET", base, "/api/v4/users?page=-1&per_page=2")) == ["amy", "bob"], "MM list users: negative page → page 0")
+    C.ok(mm_names(mm("GET", base, "/api/v4/users?page=x&per_page=2")) == ["amy", "bob"], "MM list users: bad page → page 0")
+    C.ok(mm_names(mm("GET", base, "/api/v4/users?per_page=0")) == [], "MM list users: per_page=0 → []")
+    C.ok(mm_names(mm("GET", base, "/api/v4/users?page=1&pageSize=3")) == ["dora", "zed"], "MM list users: pageSize when per_page is absent")
+    r = mm("GET", base, "/api/v4/users?in_team=x")
+    C.ok(r.status == 501 and error_id(r) == "contract.unsupported_parameter", "MM list users: unmodelled filter → 501, not ignored", r)
+    session = control(base, "POST", "sessions", {"user_id": ids["amy"]}).json()
+    r = mm("GET", base, "/api/v4/users?per_page=1", token=session["token"])
+    C.ok(r.status == 200 and mm_names(r) == ["amy"], "MM list users with a plain user's session → 200 (no admin role needed)", r)
+    for n in range(230):
+        control(base, "POST", "users", {"username": f"bulk{n:03d}", "email": f"bulk{n:03d}@example.com", "password": "pw"})
+    r = mm("GET", base, "/api/v4/users")
+    C.ok(len(r.json()) == 60 and mm_names(r)[:2] == ["amy", "bob"] and mm_names(r)[-1] == "bulk057", "MM list users: per_page defaults to 60", mm_names(r)[-3:])
+    C.ok(len(mm("GET", base, "/api/v4/users?per_page=abc").json()) == 60, "MM list users: bad per_page → 60")
+    C.ok(len(mm("GET", base, "/api/v4/users?per_page=-3").json()) == 60, "MM list users: negative per_page → 60")
+    r = mm("GET", base, "/api/v4/users?per_page=1000")
+    C.ok(len(r.json()) == 200, "MM list users: per_page capped at 200", len(r.json()))
+    everyone = []
+    for p in range(10):
+        batch = mm("GET", base, f"/api/v4/users?page={p}&per_page=200").json()
+        everyone += batch
+        if len(batch) < 200:
+            break
+    C.ok(len(everyone) == 235 and [u["username"] for u in everyone] == sorted(u["username"] for u in everyone)
+         and len({u["id"] for u in everyone}) == 235, "MM list users: paging through 235 users sees each once, in order", len(everyone))
+    # a change between pages shows on the next page (no stale cached order)
+    mm("PUT", base, f"/api/v4/users/{ids['zed']}/active", {"active": False})
+    mm("PUT", base, f"/api/v4/users/{ids['bob']}/active", {"active": True})
+    C.ok(mm_names(mm("GET", base, "/api/v4/users?inactive=true")) == ["zed"], "MM list users follows (re)activation")
+    control(base, "POST", "reset")
+
+
+def test_mm_indexes(m):
+    """The look-up indexes follow every change: old values are free again, new ones are taken."""
+    base = m.base
+    control(base, "POST", "reset")
+    control(base, "POST", "config", {"enable_api_user_deletion": True})
+
+    def create(name, email, auth_data=None, password=None):
+        body = {"username": name, "email": email}
+        body.update({"auth_service": "gitlab", "auth_data": auth_data} if auth_data else {"password": password or "password-123"})
+        return mm("POST", base, "/api/v4/users", body)
+
+    a = create("ann", "ann@example.com", "5001").json()
+    b = create("ben", "ben@example.com", password="ben-password").json()
+    r = mm("PUT", base, f"/api/v4/users/{a['id']}/patch", {"email": "ann.new@example.com"})
+    C.ok(r.status == 200, "index: ann changes her email", r)
+    r = create("ann2", "ann@example.com", "5002")
+    C.ok(r.status == 201, "index: the old email is free for someone else", r)
+    r = create("ann3", "Ann.New@example.com", "5003")
+    C.ok(r.status == 400 and error_id(r) == "app.user.save.email_exists.app_error", "index: the new email is taken", r)
+    C.ok(mm("GET", base, "/api/v4/users/email/ann.new@example.com").json().get("id") == a["id"]
+         and mm("GET", base, "/api/v4/users/email/ann@example.com").json().get("id") != a["id"], "index: get by email follows the change")
+    r = mm("PUT", base, f"/api/v4/users/{b['id']}/patch", {"username": "benjamin"})
+    C.ok(r.status == 200 and mm("GET", base, "/api/v4/users/username/ben").status == 404
+         and mm("GET", base, "/api/v4/users/username/benjamin").json().get("id") == b["id"], "index: username change (old one gone)", r)
+    C.ok(create("ben", "ben2@example.com").status == 201, "index: the old username is free for someone else")
+    r = create("benjamin", "ben3@example.com")
+    C.ok(r.status == 400 and error_id(r) == "app.user.save.username_exists.app_error", "index: the new username is taken", r)
+    r = mm("POST", base, "/api/v4/users/usernames", ["benjamin", "ben", "ann"])
+    C.ok(r.status == 200 and [u["username"] for u in r.json()] == ["ann", "benjamin", "ben"], "index: users/usernames in creation order", r)
+    # auth_data moves (PUT /auth) free the old value
+    r = mm("PUT", base, f"/api/v4/users/{b['id']}/auth", {"auth_data": "5001", "auth_service": "gitlab"})
+    C.ok(r.status == 400 and error_id(r) == "app.user.update_auth_data.email_exists.app_error", "index: auth_data of another user is taken", r)
+    r = mm("PUT", base, f"/api/v4/users/{b['id']}/auth", {"auth_data": "6001", "auth_service": "gitlab"})
+    C.ok(r.status == 200 and create("x6001", "x6001@example.com", "6001").status == 500, "index: linked auth_data is taken on create")
+    mm("PUT", base, f"/api/v4/users/{b['id']}/auth", {"auth_data": "6002", "auth_service": "gitlab"})
+    C.ok(create("x6001", "x6001@example.com", "6001").status == 201, "index: re-linking frees the old auth_data")
+    # one check decides between email and username as a scan in creation order would
+    r = create("ann2", "benjamin@example.com", "7001")
+    C.ok(error_id(r) == "app.user.save.username_exists.app_error", "index: username clash alone → username_exists", r)
+    r = create("benjamin", "ann2-other@example.com", "7002")
+    C.ok(error_id(r) == "app.user.save.username_exists.app_error", "index: username clash → username_exists", r)
+    r = create("ann", "ann@example.com", "7003")     # ann (first) has the username, ann2 (later) the email
+    C.ok(error_id(r) == "app.user.save.username_exists.app_error", "index: the earlier user decides (username)", r)
+    r = create("ann2", "ann.new@example.com", "7004")  # ann (first) has the email, ann2 (later) the username
+    C.ok(error_id(r) == "app.user.save.email_exists.app_error", "index: the earlier user decides (email)", r)
+    # seeded duplicates: the first one stored is the one found
+    d1 = control(base, "POST", "users", {"username": "dup", "email": "dup1@example.com", "password": "pw"}).json()
+    control(base, "POST", "users", {"username": "dup", "email": "dup2@example.com", "password": "pw"})
+    C.ok(mm("GET", base, "/api/v4/users/username/dup").json().get("id") == d1["id"], "index: with seeded duplicates the first is found")
+    # deactivation and permanent deletion
+    mm("DELETE", base, f"/api/v4/users/{a['id']}")
+    C.ok(mm("GET", base, "/api/v4/users/email/ann.new@example.com").json().get("delete_at", 0) > 0
+         and create("ann9", "ann.new@example.com", "7005").status == 400, "index: a deactivated user keeps email and username")
+    mm("PUT", base, f"/api/v4/users/{a['id']}/active", {"active": True})
+    team = mm("GET", base, "/api/v4/teams/name/main").json()
+    mm("POST", base, f"/api/v4/teams/{team['id']}/members", {"team_id": team["id"], "user_id": a["id"]})
+    s1 = control(base, "POST", "sessions", {"user_id": a["id"]}).json()
+    r = mm("DELETE", base, f"/api/v4/users/{a['id']}?permanent=true")
+    C.ok(r.status == 200 and mm("GET", base, f"/api/v4/users/{a['id']}").status == 404
+         and mm("GET", base, "/api/v4/users/me", token=s1["token"]).status == 401, "index: permanent delete", r)
+    again = create("ann", "ann.new@example.com", "5001")
+    C.ok(again.status == 201, "index: permanent delete frees username, email and auth_data", again)
+    C.ok(mm("GET", base, f"/api/v4/users/{again.json()['id']}/teams").json() == [], "index: the new user has none of the old memberships")
+    r = mm("POST", base, f"/api/v4/teams/{team['id']}/members", {"team_id": team["id"], "user_id": again.json()["id"]})
+    C.ok(r.status == 201 and [t["id"] for t in mm("GET", base, f"/api/v4/users/{again.json()['id']}/teams").json()] == [team["id"]],
+         "index: team membership after re-creation", r)
+    control(base, "POST", "reset")
+    C.ok(create("ann", "ann.new@example.com", "5001").status == 201, "index: reset empties the indexes")
+    control(base, "POST", "reset")
+
+
+# ---------------------------------------------------------------------------------------------
 # Mattermost: GitLab SSO client side (§1.2 - §1.12) against the fake provider
 
 def test_mm_sso(m, p):
@@ -609,6 +752,68 @@ def test_persistence(script, extra_args, create, verify, label):
         os.unlink(path)
 
 
+def test_restore_indexes(budget_ms):
+    """--state: the indexes are rebuilt from the restored users (old values free, new ones taken, listing order).
+    budget_ms=0 makes every write a coalesced background one; the last is written at SIGTERM."""
+    label = f"--state-sync-budget-ms {budget_ms}"
+    handle, path = tempfile.mkstemp(prefix="contract-state-", suffix=".json")
+    os.close(handle)
+    try:
+        args = ["--port", "0", "--admin-token", ADMIN, "--state", path, "--state-sync-budget-ms", str(budget_ms)]
+        s = Server("mattermost_contract_server.py", args + ["--team", "main"])
+        ids = [mm("POST", s.base, "/api/v4/users", {"username": n, "email": f"{n}@example.com", "auth_service": "gitlab",
+                                                    "auth_data": str(8000 + i)}).json()["id"] for i, n in enumerate(["mo", "al", "lu"])]
+        mm("PUT", s.base, f"/api/v4/users/{ids[0]}/patch", {"email": "mo.new@example.com"})
+        mm("DELETE", s.base, f"/api/v4/users/{ids[2]}")
+        if budget_ms == 0:
+            time.sleep(1.0)
+            with open(path, encoding="utf-8") as handle:
+                on_disk = json.load(handle)
+            C.ok(on_disk["users"].get(ids[0], {}).get("email") == "mo.new@example.com",
+                 f"MM {label}: the background writer wrote the state while running")
+            mm("PUT", s.base, f"/api/v4/users/{ids[1]}/patch", {"nickname": "last-change"})
+        s.stop()
+        s2 = Server("mattermost_contract_server.py", args + ["--team", "main"])
+        base = s2.base
+        C.ok(mm("GET", base, "/api/v4/users/email/mo.new@example.com").json().get("id") == ids[0]
+             and mm("GET", base, "/api/v4/users/email/mo@example.com").status == 404, f"MM {label}: restored email index")
+        if budget_ms == 0:
+            C.ok(mm("GET", base, f"/api/v4/users/{ids[1]}").json().get("nickname") == "last-change",
+                 f"MM {label}: the last change before SIGTERM was written at shutdown")
+        r = mm("POST", base, "/api/v4/users", {"username": "mo2", "email": "mo@example.com", "auth_service": "gitlab", "auth_data": "8100"})
+        C.ok(r.status == 201, f"MM {label}: after restore the old email is free", r)
+        r = mm("POST", base, "/api/v4/users", {"username": "al", "email": "al2@example.com", "auth_service": "gitlab", "auth_data": "8101"})
+        C.ok(error_id(r) == "app.user.save.username_exists.app_error", f"MM {label}: after restore usernames are taken", r)
+        r = mm("POST", base, "/api/v4/users", {"username": "al3", "email": "al3@example.com", "auth_service": "gitlab", "auth_data": "8001"})
+        C.ok(r.status == 500 and error_id(r) == "app.user.save.app_error", f"MM {label}: after restore auth_data is taken", r)
+        C.ok(mm_names(mm("GET", base, "/api/v4/users")) == ["al", "lu", "mo", "mo2"]
+             and mm_names(mm("GET", base, "/api/v4/users?inactive=true")) == ["lu"], f"MM {label}: listing after restore")
+        s2.stop()
+
+        os.unlink(path)
+        rargs = ["--port", "0", "--admin-token", ADMIN, "--admin-user-id", RC_ADMIN_ID, "--state", path,
+                 "--state-sync-budget-ms", str(budget_ms)]
+        s = Server("rocketchat_contract_server.py", rargs)
+        made = [rc("POST", s.base, "/api/v1/users.create", {"username": n, "email": f"{n}@example.com", "name": n.title(),
+                                                            "password": "x"}).json()["user"]["_id"] for n in ("rae", "Quin")]
+        rc("POST", s.base, "/api/v1/users.update", {"userId": made[0], "data": {"username": "rae2", "email": "rae2@example.com"}})
+        s.stop()
+        s2 = Server("rocketchat_contract_server.py", rargs)
+        base = s2.base
+        C.ok((rc("GET", base, "/api/v1/users.info?username=RAE2").json() or {}).get("user", {}).get("_id") == made[0]
+             and rc("GET", base, "/api/v1/users.info?username=rae").status == 400, f"RC {label}: restored username index")
+        r = rc("POST", base, "/api/v1/users.create", {"username": "rae", "email": "rae@example.com", "name": "R", "password": "x"})
+        C.ok(r.status == 200, f"RC {label}: after restore the old username and email are free", r)
+        r = rc("POST", base, "/api/v1/users.create", {"username": "rae3", "email": "RAE2@example.com", "name": "R", "password": "x"})
+        C.ok(r.status == 400 and "already in use" in r.json()["error"], f"RC {label}: after restore the new email is taken", r)
+        names = [u["username"] for u in rc("GET", base, "/api/v1/users.list").json()["users"]]
+        C.ok(names == ["Quin", "rae", "rae2"], f"RC {label}: listing after restore", names)
+        s2.stop()
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+
+
 # ---------------------------------------------------------------------------------------------
 # Rocket.Chat (§4)
 
@@ -667,6 +872,75 @@ def test_rc_rest(r_):
     C.ok(len(calls) >= 5 and 503 in [c["status"] for c in calls], "RC calls log", calls)
     control(base, "POST", "reset")
     C.ok(control(base, "GET", "state").json()["users"] == {}, "RC reset")
+
+
+def test_rc_listing(r_):
+    """GET /api/v1/users.list (contract silent; Rocket.Chat's users.list) and the look-up indexes."""
+    base = r_.base
+    control(base, "POST", "reset")
+    r = rc("GET", base, "/api/v1/users.list", token=None)
+    C.ok(r.status == 401 and r.json().get("success") is False, "RC users.list without a token → 401", r)
+    r = rc("GET", base, "/api/v1/users.list")
+    C.ok(r.status == 200 and r.json() == {"users": [], "count": 0, "offset": 0, "total": 0, "success": True}, "RC users.list, no users", r)
+    ids = {}
+    for name in ["zoe", "Adam", "carl", "bob"]:
+        ids[name] = rc("POST", base, "/api/v1/users.create", {"username": name, "email": f"{name.lower()}@example.com",
+                                                              "name": name.title(), "password": "x"}).json()["user"]["_id"]
+    rc("POST", base, "/api/v1/users.setActiveStatus", {"userId": ids["bob"], "activeStatus": False})
+    login = control(base, "POST", "sessions", {"user_id": ids["carl"]}).json()
+    r = rc("GET", base, "/api/v1/users.list", token=login["authToken"], user_id=ids["carl"])
+    C.ok(r.status == 403 and r.json().get("errorType") == "error-unauthorized", "RC users.list by a non-admin → 403 as the other admin routes", r)
+    r = rc("GET", base, "/api/v1/users.list")
+    body = r.json() or {}
+    users = body.get("users", [])
+    C.ok(r.status == 200 and [u["username"] for u in users] == ["Adam", "bob", "carl", "zoe"]
+         and body.get("count") == 4 and body.get("total") == 4 and body.get("offset") == 0 and body.get("success") is True,
+         "RC users.list: username order (binary: capitals first), deactivated included, count/offset/total", body)
+    bob = next((u for u in users if u["username"] == "bob"), {})
+    C.ok(set(bob) == {"_id", "username", "name", "emails", "active", "type", "roles"} and bob["active"] is False
+         and bob["emails"] == [{"address": "bob@example.com", "verified": False}] and bob["roles"] == ["user"] and bob["type"] == "user",
+         "RC users.list: per user _id, username, name, emails, active, type, roles (no services)", bob)
+    r = rc("GET", base, "/api/v1/users.list?count=2&offset=1")
+    C.ok([u["username"] for u in r.json()["users"]] == ["bob", "carl"] and r.json()["count"] == 2 and r.json()["offset"] == 1
+         and r.json()["total"] == 4, "RC users.list count=2 offset=1", r)
+    r = rc("GET", base, "/api/v1/users.list?count=2&offset=9")
+    C.ok(r.json()["users"] == [] and r.json()["count"] == 0 and r.json()["total"] == 4, "RC users.list past the end", r)
+    for query in ("count=abc", "offset=-1", "count=-2"):
+        r = rc("GET", base, "/api/v1/users.list?" + query)
+        C.ok(r.status == 400 and r.json().get("errorType") == "invalid-params", f"RC users.list {query} → 400", r)
+    r = rc("GET", base, "/api/v1/users.list?sort=%7B%22name%22%3A1%7D")
+    C.ok(r.status == 501, "RC users.list: unmodelled sort → 501, not ignored", r)
+    for n in range(110):
+        control(base, "POST", "users", {"username": f"bulk{n:03d}", "email": f"bulk{n:03d}@example.com"})
+    r = rc("GET", base, "/api/v1/users.list")
+    C.ok(r.json()["count"] == 50 and r.json()["total"] == 114, "RC users.list: count defaults to 50 (API_Default_Count)", r.json()["count"])
+    r = rc("GET", base, "/api/v1/users.list?count=500")
+    C.ok(r.json()["count"] == 100, "RC users.list: count capped at 100 (API_Upper_Count_Limit)", r.json()["count"])
+    r = rc("GET", base, "/api/v1/users.list?count=0")
+    C.ok(r.json()["count"] == 114, "RC users.list: count=0 → all (API_Allow_Infinite_Count)", r.json()["count"])
+    seen, offset = [], 0
+    while True:
+        page = rc("GET", base, f"/api/v1/users.list?count=100&offset={offset}").json()
+        seen += [u["_id"] for u in page["users"]]
+        offset += page["count"]
+        if not page["users"] or offset >= page["total"]:
+            break
+    C.ok(len(seen) == 114 and len(set(seen)) == 114, "RC users.list: paging by offset sees every user once", len(seen))
+
+    # indexes: username and email changes free the old values
+    r = rc("POST", base, "/api/v1/users.update", {"userId": ids["zoe"], "data": {"username": "zoey", "email": "zoey@example.com"}})
+    C.ok(r.status == 200, "RC index: zoe becomes zoey", r)
+    C.ok(rc("GET", base, "/api/v1/users.info?username=zoe").status == 400
+         and rc("GET", base, "/api/v1/users.info?username=ZOEY").json()["user"]["_id"] == ids["zoe"], "RC index: users.info by the new name only")
+    r = rc("POST", base, "/api/v1/users.create", {"username": "Zoe", "email": "Zoe@Example.com", "name": "Z", "password": "x"})
+    C.ok(r.status == 200, "RC index: the old username and email are free", r)
+    r = rc("POST", base, "/api/v1/users.create", {"username": "zoey2", "email": "ZOEY@example.com", "name": "Z", "password": "x"})
+    C.ok(r.status == 400 and "already in use" in r.json()["error"], "RC index: the new email is taken (case-insensitive)", r)
+    r = rc("POST", base, "/api/v1/users.create", {"username": "ZOEY", "email": "z3@example.com", "name": "Z", "password": "x"})
+    C.ok(r.status == 400 and "already in use" in r.json()["error"], "RC index: the new username is taken (case-insensitive)", r)
+    names = [u["username"] for u in rc("GET", base, "/api/v1/users.list?count=0").json()["users"]]
+    C.ok(names[:2] == ["Adam", "Zoe"] and names[-1] == "zoey", "RC users.list follows renames", names[:3] + names[-2:])
+    control(base, "POST", "reset")
 
 
 def rc_login(browser, base, redirect_url=None):
@@ -913,8 +1187,11 @@ def main():
     try:
         test_mm_rest(m)
         control(m.base, "POST", "config", {"enable_api_user_deletion": True})
+        test_mm_listing(m)
+        test_mm_indexes(m)
         test_mm_sso(m, provider)
         test_rc_rest(r_)
+        test_rc_listing(r_)
         test_rc_sso(r_, provider)
     finally:
         m.stop()
@@ -937,6 +1214,8 @@ def main():
 
     test_persistence("mattermost_contract_server.py", ["--team", "main"], mm_create, mm_verify, "MM")
     test_persistence("rocketchat_contract_server.py", ["--admin-user-id", RC_ADMIN_ID], rc_create, rc_verify, "RC")
+    test_restore_indexes(5)
+    test_restore_indexes(0)
 
     if args.drawbridge:
         if not (args.client_id and args.client_secret):
