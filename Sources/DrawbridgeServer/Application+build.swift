@@ -41,31 +41,32 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
         publicURL: configuration.publicURL, provisioning: dependencies.provisioning
     )
     let oauth = dependencies.oauth
-    let resolver = SessionResolver(
-        sessions: dependencies.sessions, cookies: cookies, bridge: dependencies.platformSession, logout: dependencies.singleLogout,
-        provisioning: dependencies.provisioning
-    )
+    let logout = dependencies.singleLogout
     let sessionCache = ExpiringCache<[UInt8], Session?>(lifetime: oauth.settings.cacheLifetime)
+    let resolver = SessionResolver(
+        sessions: dependencies.sessions, cookies: cookies, bridge: dependencies.platformSession, logout: logout,
+        provisioning: dependencies.provisioning, sessionCache: sessionCache
+    )
     LoginController(
-        flow: flow, sessions: dependencies.sessions, resolver: resolver, directory: dependencies.directory, cookies: cookies, redirects: redirects, pages: pages
+        flow: flow, resolver: resolver, directory: dependencies.directory, redirects: redirects, pages: pages
     ).addRoutes(to: router)
     LogoutController(
-        logout: dependencies.singleLogout, sessions: dependencies.sessions, clients: oauth.clients, keys: oauth.keys, issuer: oauth.issuer,
+        logout: logout, sessions: dependencies.sessions, clients: oauth.clients, keys: oauth.keys, issuer: oauth.issuer,
         cookies: cookies, redirects: redirects, pages: pages, sessionCache: sessionCache
     ).addRoutes(to: router)
     let clientAuthentication = ClientAuthentication(clients: oauth.clients)
     AuthorizeController(
         oauth: oauth, validator: AuthorizationRequestValidator(settings: oauth.settings), flow: flow, sessions: dependencies.sessions, resolver: resolver,
         provisioning: dependencies.provisioning,
-        cookies: cookies, pages: pages, publicURL: configuration.publicURL
+        pages: pages, publicURL: configuration.publicURL
     ).addRoutes(to: router)
     TokenController(oauth: oauth, clientAuthentication: clientAuthentication).addRoutes(to: router)
     UserController(oauth: oauth, publicURL: configuration.publicURL).addRoutes(to: router)
     TokenManagementController(oauth: oauth, clientAuthentication: clientAuthentication).addRoutes(to: router)
     DiscoveryController(oauth: oauth, publicURL: configuration.publicURL).addRoutes(to: router)
     ForwardAuthController(
-        sessions: dependencies.sessions, sessionResolver: resolver, oauth: oauth, cookies: cookies, redirects: redirects,
-        resolver: ClientAddressResolver(trustedProxies: configuration.trustedProxies), sessionCache: sessionCache
+        sessionResolver: resolver, oauth: oauth, redirects: redirects,
+        resolver: ClientAddressResolver(trustedProxies: configuration.trustedProxies)
     ).addRoutes(to: router)
     return router
 }

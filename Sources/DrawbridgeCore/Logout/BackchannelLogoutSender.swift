@@ -37,7 +37,7 @@ public struct BackchannelLogoutSender: Sendable {
                 request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
                 request.headers.add(name: "Cache-Control", value: "no-store")
                 request.body = .bytes(ByteBuffer(string: "logout_token=" + RedirectURIBuilder.percentEncode(token)))
-                let response = try await ConnectorHTTP.client.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000))
+                let response = try await ConnectorHTTP.client.execute(request, timeout: TimeAmount(timeout))
                 let body = String(buffer: try await response.body.collect(upTo: 64 << 10))
                 if response.status == .ok || response.status == .noContent {
                     logger.info("back-channel logout delivered", metadata: ["client_id": "\(client.clientID)"])

@@ -9,6 +9,7 @@ public struct SingleLogout: Sendable {
     public struct Outcome: Sendable, Equatable {
         public var session: Session
         public var revokedClients: [String]
+        /// Clients that accepted the back-channel notice; without `waitForNotices`, those it is being sent to.
         public var notifiedClients: [String]
         public var chatJobs: Int
     }
@@ -51,11 +52,7 @@ public struct SingleLogout: Sendable {
                 chatJobs += 1
             }
         }
-        var withBackchannel: [OAuthClient] = []
-        for id in clientIDs {
-            if let client = try await clients.client(id: id), client.backchannelLogoutURI != nil { withBackchannel.append(client) }
-        }
-        let toNotify = withBackchannel
+        let toNotify = try await clientsWithBackchannel(clientIDs)
         let subject = try await grants.numericID(forPlatformID: session.userID)
         let sid = SessionID.sid(digest: digest)
         let sender = backchannel
@@ -78,6 +75,14 @@ public struct SingleLogout: Sendable {
             "user_id": "\(session.userID)", "revoked_clients": "\(clientIDs.count)", "backchannel": "\(toNotify.count)", "chat_jobs": "\(chatJobs)",
         ])
         return Outcome(session: session, revokedClients: clientIDs.sorted(), notifiedClients: notified.sorted(), chatJobs: chatJobs)
+    }
+
+    private func clientsWithBackchannel(_ ids: [String]) async throws -> [OAuthClient] {
+        var result: [OAuthClient] = []
+        for id in ids {
+            if let client = try await clients.client(id: id), client.backchannelLogoutURI != nil { result.append(client) }
+        }
+        return result
     }
 
     /// Ends every live session of one user (or of everyone); returns what each did.

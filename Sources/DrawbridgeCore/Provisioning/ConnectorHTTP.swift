@@ -57,7 +57,7 @@ struct ConnectorHTTP: Sendable {
         let response: HTTPClientResponse
         let text: String
         do {
-            response = try await Self.client.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000))
+            response = try await Self.client.execute(request, timeout: TimeAmount(timeout))
             text = String(buffer: try await response.body.collect(upTo: 4 << 20))
         } catch {
             throw .unavailable("\(method.rawValue) \(path): \(error)")

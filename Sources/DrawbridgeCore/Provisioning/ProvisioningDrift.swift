@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 
 /// `drawbridge provision drift`: a report-only comparison of the platform's users with each chat server's
 /// accounts. It changes nothing on either side (`provision sync` is what repairs).
@@ -40,34 +39,60 @@ public struct ProvisioningDrift: Sendable {
     let directory: any UserDirectory
     let store: ProvisioningStore
     let grants: any GrantStore
-    let logger: Logger
 
-    public init(connectors: [any ChatConnector], directory: any UserDirectory, store: ProvisioningStore, grants: any GrantStore, logger: Logger) {
+    public init(connectors: [any ChatConnector], directory: any UserDirectory, store: ProvisioningStore, grants: any GrantStore) {
         self.connectors = connectors.sorted { $0.name < $1.name }
         self.directory = directory
         self.store = store
         self.grants = grants
-        self.logger = logger
+    }
+
+    /// One connector's accounts as listed, taken out as platform users claim them; what is left is extra.
+    private struct Listing {
+        let connector: any ChatAccountListing
+        var byID: [String: ListedChatAccount] = [:]
+        var idByUsername: [String: String] = [:]
+        let total: Int
+        var findings: [DriftFinding] = []
     }
 
     public func run(pageSize: Int = 1000) async throws -> Report {
-        var reports: [ConnectorReport] = []
+        var listings: [Listing] = []
         var skipped: [String: String] = [:]
-        var platformUsers = 0
         for connector in connectors {
             guard let listing = connector as? any ChatAccountListing else {
                 skipped[connector.name] = "a \(type(of: connector)) cannot list accounts; whatever receives its events keeps its own books"
                 continue
             }
-            let (report, users) = try await compare(listing, pageSize: pageSize)
-            reports.append(report)
-            platformUsers = users
+            listings.append(try await list(listing))
         }
-        if reports.isEmpty { platformUsers = try await directory.userCount() }
-        return Report(platformUsers: platformUsers, connectors: reports, skipped: skipped)
+        guard !listings.isEmpty else { return Report(platformUsers: try await directory.userCount(), connectors: [], skipped: skipped) }
+
+        // The platform once, page by page, each user against every connector.
+        var seen = 0
+        var platformCursor: String?
+        while true {
+            let page = try await directory.users(after: platformCursor, limit: pageSize)
+            guard let last = page.last else { break }
+            let links = try await store.accounts(platformUserIDs: page.map(\.id))
+            for user in page {
+                let profile = UserProfile(user: user, numericID: try await grants.numericID(forPlatformID: user.id))
+                let chatUser = ChatUser(profile: profile, isActive: user.isActive)
+                for index in listings.indices {
+                    let name = listings[index].connector.name
+                    listings[index].findings += judge(chatUser, login: user.login, link: links[name]?[user.id]?.account, in: &listings[index])
+                }
+            }
+            seen += page.count
+            platformCursor = last.id
+            if page.count < pageSize { break }
+        }
+        var reports: [ConnectorReport] = []
+        for listing in listings { reports.append(try await report(listing)) }
+        return Report(platformUsers: seen, connectors: reports, skipped: skipped)
     }
 
-    private func compare(_ connector: any ChatAccountListing, pageSize: Int) async throws -> (ConnectorReport, Int) {
+    private func list(_ connector: any ChatAccountListing) async throws -> Listing {
         var byID: [String: ListedChatAccount] = [:]
         var idByUsername: [String: String] = [:]
         var cursor: String?
@@ -79,28 +104,15 @@ public struct ProvisioningDrift: Sendable {
             }
             cursor = page.next
         } while cursor != nil
-        let listed = byID.count
+        return Listing(connector: connector, byID: byID, idByUsername: idByUsername, total: byID.count)
+    }
 
-        var findings: [DriftFinding] = []
-        var seen = 0
-        var platformCursor: String?
-        while true {
-            let page = try await directory.users(after: platformCursor, limit: pageSize)
-            guard let last = page.last else { break }
-            let links = try await store.accounts(platformUserIDs: page.map(\.id))[connector.name] ?? [:]
-            for user in page {
-                let profile = UserProfile(user: user, numericID: try await grants.numericID(forPlatformID: user.id))
-                let chatUser = ChatUser(profile: profile, isActive: user.isActive)
-                findings += judge(chatUser, login: user.login, link: links[user.id]?.account, on: connector, accounts: &byID, idByUsername: idByUsername)
-            }
-            seen += page.count
-            platformCursor = last.id
-            if page.count < pageSize { break }
-        }
-
+    private func report(_ listing: Listing) async throws -> ConnectorReport {
+        let connector = listing.connector
+        var findings = listing.findings
         // What no platform user claimed is extra; say whose it was when a link still points at it.
-        let orphanLinks = byID.isEmpty ? [:] : try await store.links(connector: connector.name)
-        for account in byID.values.sorted(by: { $0.username < $1.username }) {
+        let orphanLinks = listing.byID.isEmpty ? [:] : try await store.links(connector: connector.name)
+        for account in listing.byID.values.sorted(by: { $0.username < $1.username }) {
             var finding = DriftFinding(connector: connector.name, kind: .extra, account: account)
             if let platformID = orphanLinks[account.chatUserID] {
                 finding.platformUserID = platformID
@@ -110,14 +122,14 @@ public struct ProvisioningDrift: Sendable {
             }
             findings.append(finding)
         }
-        return (ConnectorReport(connector: connector.name, chatAccounts: listed, findings: findings), seen)
+        return ConnectorReport(connector: connector.name, chatAccounts: listing.total, findings: findings)
     }
 
-    /// The findings for one platform user; the chat account it matches is taken out of `accounts`.
-    private func judge(_ user: ChatUser, login: String, link: ChatAccount?, on connector: any ChatAccountListing,
-                       accounts: inout [String: ListedChatAccount], idByUsername: [String: String]) -> [DriftFinding] {
+    /// The findings for one platform user on one connector; the chat account it matches is taken out of the listing.
+    private func judge(_ user: ChatUser, login: String, link: ChatAccount?, in listing: inout Listing) -> [DriftFinding] {
+        let connector = listing.connector
         if let link {
-            guard let account = accounts.removeValue(forKey: link.chatUserID) else {
+            guard let account = listing.byID.removeValue(forKey: link.chatUserID) else {
                 guard user.isActive else { return [] }
                 var finding = DriftFinding(connector: connector.name, kind: .missing, user: user, login: login)
                 finding.chatUserID = link.chatUserID
@@ -127,11 +139,11 @@ public struct ProvisioningDrift: Sendable {
             return compare(user, login: login, with: account, on: connector)
         }
         guard user.isActive else { return [] }
-        if let id = idByUsername[user.username.lowercased()], let account = accounts.removeValue(forKey: id) {
+        if let id = listing.idByUsername[user.username.lowercased()], let account = listing.byID.removeValue(forKey: id) {
             var finding = DriftFinding(connector: connector.name, kind: .unlinked, user: user, login: login, account: account)
             let sameEmail = account.email.map { email in user.email.map { $0.lowercased() == email.lowercased() } ?? false }
             finding.detail = switch sameEmail {
-            case true?: "an account with this username and email exists but Drawbridge has not linked it; `provision sync` links it"
+            case true?: "an account with this username and email exists but Drawbridge has not linked it; `provision sync` adopts it when it is provably this user's, and says why not otherwise"
             case false?: "the username \(account.username) belongs to a chat account with another email; `provision sync` reports it as a clash"
             case nil: "an account with this username exists but Drawbridge has not linked it"
             }

@@ -10,14 +10,11 @@ import Logging
 /// Bursts are answered from a one-second cache of sessions and users, so a page with fifty assets costs one
 /// database read, not fifty; a revocation still reaches every replica within that second.
 struct ForwardAuthController: Sendable {
-    let sessions: any SessionStore
+    /// Reads through the session cache it shares with sign-out, which drops the entry at once on this replica.
     let sessionResolver: SessionResolver
     let oauth: OAuthService
-    let cookies: SessionCookies
     let redirects: RedirectPolicy
     let resolver: ClientAddressResolver
-    /// Shared with sign-out, which drops the entry at once on this replica.
-    let sessionCache: ExpiringCache<[UInt8], Session?>
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/auth/verify", use: verify)
@@ -25,10 +22,7 @@ struct ForwardAuthController: Sendable {
     }
 
     @Sendable func verify(request: Request, context: AppRequestContext) async throws -> Response {
-        let cached: @Sendable (SecretToken) async throws -> Session? = { token in
-            try await sessionCache.value(for: token.digest) { try await sessions.session(for: token) }
-        }
-        if let resolved = try await sessionResolver.resolve(request, context: context, lookup: cached) {
+        if let resolved = try await sessionResolver.resolve(request, context: context, cached: true) {
             let session = resolved.session
             if let user = try await oauth.recentActiveUser(id: session.userID, login: session.login) {
                 let profile = try await oauth.profile(of: user)

@@ -6,10 +6,8 @@ import Logging
 /// The sign-in form and the signed-in start page (sign-out is `LogoutController`).
 struct LoginController: Sendable {
     let flow: SignInFlow
-    let sessions: any SessionStore
     let resolver: SessionResolver
     let directory: any UserDirectory
-    let cookies: SessionCookies
     let redirects: RedirectPolicy
     let pages: PageRenderer
 

@@ -12,7 +12,6 @@ struct AuthorizeController: Sendable {
     let sessions: any SessionStore
     let resolver: SessionResolver
     let provisioning: ProvisioningService?
-    let cookies: SessionCookies
     let pages: PageRenderer
     let publicURL: PublicURL
 

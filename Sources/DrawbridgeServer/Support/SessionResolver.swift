@@ -20,18 +20,19 @@ struct SessionResolver: Sendable {
     let logout: SingleLogout
     /// A first sign-in from the platform provisions chat accounts as a sign-in here does.
     let provisioning: ProvisioningService?
+    /// Forward auth's one-second session cache, shared with sign-out. Dropped here whenever the stored session
+    /// changes (re-checked, ended), so a burst does not re-check the platform once per request.
+    let sessionCache: ExpiringCache<[UInt8], Session?>
 
-    /// The browser's live session, if any. `lookup` reads a session by token (forward auth passes its cache).
-    func resolve(_ request: Request, context: AppRequestContext,
-                 lookup: ((SecretToken) async throws -> Session?)? = nil) async throws -> Resolved? {
+    /// The browser's live session, if any; `cached` reads it through the session cache (forward auth's bursts).
+    func resolve(_ request: Request, context: AppRequestContext, cached: Bool = false) async throws -> Resolved? {
         let platformCookie = bridge.flatMap { request.cookies[$0.settings.cookieName]?.value }
-        if let token = cookies.sessionToken(in: request),
-           let session = try await (lookup ?? { try await sessions.session(for: $0) })(token) {
+        if let token = cookies.sessionToken(in: request), let session = try await session(for: token, cached: cached) {
             guard let bridge, session.platformSessionHash != nil else { return Resolved(token: token, session: session) }
-            let age = Date().timeIntervalSince(session.platformCheckedAt ?? .distantPast)
-            if age < TimeInterval(bridge.settings.recheckInterval.components.seconds) {
+            if .seconds(Date().timeIntervalSince(session.platformCheckedAt ?? .distantPast)) < bridge.settings.recheckInterval {
                 return Resolved(token: token, session: session)
             }
+            defer { sessionCache.remove(token.digest) }
             if await bridge.stillValid(cookie: platformCookie, for: session) {
                 try await sessions.platformConfirmed(digest: token.digest)
                 return Resolved(token: token, session: session)
@@ -48,5 +49,10 @@ struct SessionResolver: Sendable {
         context.logger.info("signed in from the platform's session", metadata: ["user_id": "\(user.id)"])
         await provisioning?.afterSignIn(user)
         return Resolved(token: token, session: session, newCookie: cookies.sessionCookie(token))
+    }
+
+    private func session(for token: SecretToken, cached: Bool) async throws -> Session? {
+        guard cached else { return try await sessions.session(for: token) }
+        return try await sessionCache.value(for: token.digest) { try await sessions.session(for: token) }
     }
 }

@@ -42,6 +42,11 @@ enum CommandOutput {
         FileHandle.standardError.write(Data("drawbridge: warning: \(message)\n".utf8))
     }
 
+    /// A typed login that matches nobody, said the same way by every command.
+    static func unknownUser(_ login: String, _ directory: DirectorySettings) {
+        error("no platform user matches '\(login)' (matched against: \(directory.loginBy.map(\.rawValue).joined(separator: ", ")))")
+    }
+
     static func json(_ value: some Encodable) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

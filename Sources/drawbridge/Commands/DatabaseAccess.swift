@@ -1,4 +1,5 @@
 import DrawbridgeCore
+import ArgumentParser
 import Logging
 import PostgresNIO
 
@@ -15,6 +16,26 @@ enum DatabaseAccess {
             group.addTask { await client.run() }
             defer { group.cancelAll() }
             return try await withTimeout(timeout) { try await body(client, logger) }
+        }
+    }
+
+    /// Both databases — the platform's read-only, Drawbridge's own — for a command that needs them together.
+    /// A database failure becomes one line on stderr and exit 1; an `ExitCode` from `body` passes through.
+    static func withBoth<T: Sendable>(
+        _ configuration: DrawbridgeConfiguration, timeout: Duration,
+        _ body: @escaping @Sendable (_ platform: PostgresClient, _ database: PostgresClient, Logger) async throws -> T
+    ) async throws -> T {
+        do {
+            return try await with(configuration.directory.url, readOnly: true, timeout: timeout) { platform, logger in
+                try await with(configuration.database.url, timeout: timeout) { database, _ in
+                    try await body(platform, database, logger)
+                }
+            }
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            CommandOutput.error("\(PostgresErrorText.describe(error))")
+            throw ExitCode.failure
         }
     }
 }

@@ -28,24 +28,15 @@ struct ProvisionCommand: AsyncParsableCommand {
             CommandOutput.error("no connectors are configured (add a connectors: section, see deploy/drawbridge.example.yaml)")
             throw ExitCode(2)
         }
-        do {
-            return try await DatabaseAccess.with(configuration.directory.url, readOnly: true, timeout: .seconds(600)) { platform, logger in
-                try await DatabaseAccess.with(configuration.database.url, timeout: .seconds(600)) { database, _ in
-                    let directory = PostgresUserDirectory(client: platform, settings: configuration.directory, logger: logger)
-                    let store = ProvisioningStore(client: database, schema: configuration.database.schema, logger: logger)
-                    let provisioner = Provisioner(
-                        connectors: configuration.provisioning.connectors.map(\.connector), store: store, directory: directory,
-                        grants: PostgresGrantStore(client: database, schema: configuration.database.schema, logger: logger), logger: logger
-                    )
-                    let syncStore = SyncStore(client: database, schema: configuration.database.schema, logger: logger)
-                    return try await body(Context(configuration: configuration, store: store, provisioner: provisioner, directory: directory, syncStore: syncStore, logger: logger))
-                }
-            }
-        } catch let error as ExitCode {
-            throw error
-        } catch {
-            CommandOutput.error("\(PostgresErrorText.describe(error))")
-            throw ExitCode.failure
+        return try await DatabaseAccess.withBoth(configuration, timeout: .seconds(600)) { platform, database, logger in
+            let directory = PostgresUserDirectory(client: platform, settings: configuration.directory, logger: logger)
+            let store = ProvisioningStore(client: database, schema: configuration.database.schema, logger: logger)
+            let provisioner = Provisioner(
+                connectors: configuration.provisioning.connectors.map(\.connector), store: store, directory: directory,
+                grants: PostgresGrantStore(client: database, schema: configuration.database.schema, logger: logger), logger: logger
+            )
+            let syncStore = SyncStore(client: database, schema: configuration.database.schema, logger: logger)
+            return try await body(Context(configuration: configuration, store: store, provisioner: provisioner, directory: directory, syncStore: syncStore, logger: logger))
         }
     }
 
@@ -58,7 +49,7 @@ struct ProvisionCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         guard let user = try await context.directory.user(matching: login) else {
-            CommandOutput.error("no platform user matches '\(login)' (matched against: \(context.configuration.directory.loginBy.map(\.rawValue).joined(separator: ", ")))")
+            CommandOutput.unknownUser(login, context.configuration.directory)
             throw ExitCode.failure
         }
         var jobs: [Int64] = []

@@ -36,7 +36,7 @@ extension ProvisionCommand {
                     }
                     let chosen = context.provisioner.connectors.values.filter { only.isEmpty || only.contains($0.name) }
                     let drift = ProvisioningDrift(connectors: Array(chosen), directory: context.directory, store: context.store,
-                                                  grants: context.provisioner.grants, logger: context.logger)
+                                                  grants: context.provisioner.grants)
                     return try await drift.run()
                 }
             } catch let error as ConnectorError {

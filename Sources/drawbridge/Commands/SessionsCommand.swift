@@ -20,36 +20,27 @@ struct SessionsCommand: AsyncParsableCommand {
 
     static func withContext<T: Sendable>(_ options: ConfigOptions, _ body: @escaping @Sendable (Context) async throws -> T) async throws -> T {
         let configuration = try await options.load()
-        do {
-            return try await DatabaseAccess.with(configuration.directory.url, readOnly: true, timeout: .seconds(300)) { platform, logger in
-                try await DatabaseAccess.with(configuration.database.url, timeout: .seconds(300)) { database, _ in
-                    let schema = configuration.database.schema
-                    let sessions = PostgresSessionStore(client: database, schema: schema, settings: configuration.session, logger: logger)
-                    let grants = PostgresGrantStore(client: database, schema: schema, logger: logger)
-                    let keys = try SigningKeyRing.configured(configuration, client: database, logger: logger)
-                    let connectors = configuration.provisioning.connectors.map(\.name)
-                    let logout = SingleLogout(
-                        sessions: sessions, grants: grants, clients: PostgresClientStore(client: database, schema: schema, logger: logger),
-                        backchannel: BackchannelLogoutSender(issuer: configuration.publicURL.description, keys: keys, logger: logger, retryDelays: [.seconds(1)]),
-                        provisioning: connectors.isEmpty ? nil : (ProvisioningStore(client: database, schema: schema, logger: logger), connectors, configuration.provisioning.settings.maxAttempts),
-                        logger: logger
-                    )
-                    let directory = PostgresUserDirectory(client: platform, settings: configuration.directory, logger: logger)
-                    return try await body(Context(configuration: configuration, sessions: sessions, directory: directory, logout: logout))
-                }
-            }
-        } catch let error as ExitCode {
-            throw error
-        } catch {
-            CommandOutput.error("\(PostgresErrorText.describe(error))")
-            throw ExitCode.failure
+        return try await DatabaseAccess.withBoth(configuration, timeout: .seconds(300)) { platform, database, logger in
+            let schema = configuration.database.schema
+            let sessions = PostgresSessionStore(client: database, schema: schema, settings: configuration.session, logger: logger)
+            let grants = PostgresGrantStore(client: database, schema: schema, logger: logger)
+            let keys = try SigningKeyRing.configured(configuration, client: database, logger: logger)
+            let connectors = configuration.provisioning.connectors.map(\.name)
+            let logout = SingleLogout(
+                sessions: sessions, grants: grants, clients: PostgresClientStore(client: database, schema: schema, logger: logger),
+                backchannel: BackchannelLogoutSender(issuer: configuration.publicURL.description, keys: keys, logger: logger, retryDelays: [.seconds(1)]),
+                provisioning: connectors.isEmpty ? nil : (ProvisioningStore(client: database, schema: schema, logger: logger), connectors, configuration.provisioning.settings.maxAttempts),
+                logger: logger
+            )
+            let directory = PostgresUserDirectory(client: platform, settings: configuration.directory, logger: logger)
+            return try await body(Context(configuration: configuration, sessions: sessions, directory: directory, logout: logout))
         }
     }
 
     /// The platform id behind a typed login, or a one-line error and exit 1.
     static func userID(_ context: Context, login: String) async throws -> String {
         guard let user = try await context.directory.user(matching: login) else {
-            CommandOutput.error("no platform user matches '\(login)' (matched against: \(context.configuration.directory.loginBy.map(\.rawValue).joined(separator: ", ")))")
+            CommandOutput.unknownUser(login, context.configuration.directory)
             throw ExitCode.failure
         }
         return user.id

@@ -50,7 +50,7 @@ struct UsersCommand: AsyncParsableCommand {
                 throw ExitCode.failure
             }
             guard let user else {
-                CommandOutput.error("no platform user matches '\(login)' (matched against: \(configuration.directory.loginBy.map(\.rawValue).joined(separator: ", ")))")
+                CommandOutput.unknownUser(login, configuration.directory)
                 throw ExitCode.failure
             }
             let verifier = PasswordHashVerifier()
