@@ -33,7 +33,8 @@ extension AppDependencies {
             grants: grants,
             directory: directory, keys: keyRing, authenticator: authenticator, logger: logger
         )
-        var services: [any Service] = [database, platform, pool, SessionReaper(store: sessions, grants: grants, logger: logger)]
+        let handoffs = PostgresHandoffStore(client: database, schema: schema, logger: logger)
+        var services: [any Service] = [database, platform, pool, SessionReaper(store: sessions, grants: grants, handoffs: handoffs, logger: logger)]
         var provisioning: ProvisioningService?
         if !configuration.provisioning.connectors.isEmpty {
             let store = ProvisioningStore(client: database, schema: schema, logger: logger)
@@ -56,7 +57,9 @@ extension AppDependencies {
                 ReadinessCheck(name: "database") { _ = try await database.query("SELECT 1").collect() },
                 ReadinessCheck(name: "directory") { try await directory.ping() },
             ],
-            platformSession: configuration.platformSession.map { PlatformSessionBridge(settings: $0, client: platform, directory: directory, logger: logger) }
+            platformSession: configuration.platformSession.map { PlatformSessionBridge(settings: $0, client: platform, directory: directory, logger: logger) },
+            serviceTokens: PostgresServiceTokenStore(client: database, schema: schema, logger: logger),
+            handoffs: handoffs
         )
         return (dependencies, services)
     }

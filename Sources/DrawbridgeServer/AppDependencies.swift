@@ -14,6 +14,10 @@ public struct AppDependencies: Sendable {
     public var readinessChecks: [ReadinessCheck]
     /// Platform-first sign-in from the platform's session cookie; nil when `platform_session` is not configured.
     public var platformSession: PlatformSessionBridge?
+    /// The platform backend's bearer tokens, for the hand-off API.
+    public var serviceTokens: any ServiceTokenStore
+    /// One-time sign-in links made by the hand-off API.
+    public var handoffs: any HandoffStore
 
     public init(
         configuration: DrawbridgeConfiguration,
@@ -23,8 +27,12 @@ public struct AppDependencies: Sendable {
         oauth: OAuthService,
         provisioning: ProvisioningService? = nil,
         readinessChecks: [ReadinessCheck],
-        platformSession: PlatformSessionBridge? = nil
+        platformSession: PlatformSessionBridge? = nil,
+        serviceTokens: any ServiceTokenStore,
+        handoffs: any HandoffStore
     ) {
+        self.serviceTokens = serviceTokens
+        self.handoffs = handoffs
         self.platformSession = platformSession
         self.configuration = configuration
         self.sessions = sessions

@@ -54,6 +54,14 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
         logout: logout, sessions: dependencies.sessions, clients: oauth.clients, keys: oauth.keys, issuer: oauth.issuer,
         cookies: cookies, redirects: redirects, pages: pages, sessionCache: sessionCache
     ).addRoutes(to: router)
+    HandoffController(
+        handoff: HandoffService(
+            directory: dependencies.directory, store: dependencies.handoffs, redirects: redirects, publicURL: configuration.publicURL,
+            logger: Logger(label: "drawbridge.handoff")
+        ),
+        tokens: dependencies.serviceTokens, directory: dependencies.directory, sessions: dependencies.sessions, cookies: cookies,
+        pages: pages, provisioning: dependencies.provisioning
+    ).addRoutes(to: router)
     let clientAuthentication = ClientAuthentication(clients: oauth.clients)
     AuthorizeController(
         oauth: oauth, validator: AuthorizationRequestValidator(settings: oauth.settings), flow: flow, sessions: dependencies.sessions, resolver: resolver,

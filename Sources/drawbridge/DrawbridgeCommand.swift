@@ -6,7 +6,7 @@ struct DrawbridgeCommand: AsyncParsableCommand {
         commandName: "drawbridge",
         abstract: "SSO bridge: sign chat users in with the platform's existing accounts.",
         subcommands: [
-            ServeCommand.self, MigrateCommand.self, CheckCommand.self, ClientsCommand.self, KeysCommand.self, ProvisionCommand.self, DeprovisionCommand.self, SessionsCommand.self, UsersCommand.self, PasswordCommand.self,
+            ServeCommand.self, MigrateCommand.self, CheckCommand.self, ClientsCommand.self, KeysCommand.self, ProvisionCommand.self, DeprovisionCommand.self, SessionsCommand.self, TokensCommand.self, UsersCommand.self, PasswordCommand.self,
         ]
     )
 }

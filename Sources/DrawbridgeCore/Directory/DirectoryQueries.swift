@@ -1,3 +1,4 @@
+import Foundation
 import PostgresNIO
 
 /// The SQL Drawbridge runs against the platform's table. Identifiers are validated and quoted; values are always bound.
@@ -30,6 +31,16 @@ struct DirectoryQueries: Sendable {
         var bindings = PostgresBindings()
         bindings.append(id)
         return PostgresQuery(unsafeSQL: "SELECT \(selectList(columns)) FROM \(table.quoted) WHERE \(SQLIdentifier.quote(columns.id)) = $1::\(idType)", binds: bindings)
+    }
+
+    /// Whether `id` can be a value of the id column at all: a cast that fails is an SQL error, not "no such user"
+    /// (an API caller may send a login where an id could be).
+    static func canBe(_ id: String, idType: String) -> Bool {
+        switch idType {
+        case "smallint", "integer", "bigint": Int64(id) != nil
+        case "uuid": UUID(uuidString: id) != nil
+        default: true
+        }
     }
 
     /// The id column's type as SQL (`bigint`, `uuid`, `text`, …).

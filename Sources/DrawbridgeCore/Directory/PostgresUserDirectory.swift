@@ -53,6 +53,7 @@ public struct PostgresUserDirectory: UserDirectory {
                 let candidate = try await lookup(login)
                 return candidate?.id == id ? candidate : nil
             }
+            guard DirectoryQueries.canBe(id, idType: idType) else { return nil }
             for try await row in try await client.query(query, logger: logger) {
                 return try PlatformUserRowDecoder.decode(row)
             }

@@ -6,12 +6,14 @@ import ServiceLifecycle
 public struct SessionReaper: Service {
     let store: any SessionStore
     let grants: (any GrantStore)?
+    let handoffs: (any HandoffStore)?
     let interval: Duration
     let logger: Logger
 
-    public init(store: any SessionStore, grants: (any GrantStore)? = nil, interval: Duration = .seconds(600), logger: Logger) {
+    public init(store: any SessionStore, grants: (any GrantStore)? = nil, handoffs: (any HandoffStore)? = nil, interval: Duration = .seconds(600), logger: Logger) {
         self.store = store
         self.grants = grants
+        self.handoffs = handoffs
         self.interval = interval
         self.logger = logger
     }
@@ -21,6 +23,7 @@ public struct SessionReaper: Service {
             do {
                 let sessions = try await store.deleteExpired()
                 let grantRows = try await grants?.deleteExpired() ?? 0
+                _ = try await handoffs?.deleteExpired()
                 if sessions + grantRows > 0 {
                     logger.info("removed expired state", metadata: ["sessions": "\(sessions)", "codes_and_tokens": "\(grantRows)"])
                 }

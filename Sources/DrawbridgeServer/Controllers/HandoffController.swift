@@ -1,0 +1,142 @@
+import DrawbridgeCore
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+
+/// The hand-off API (`POST /api/v1/handoff`, see `openapi/drawbridge.yaml`) and the one-time links it makes
+/// (`GET /handoff/{code}`), which give the browser a session cookie and send it on.
+struct HandoffController: Sendable {
+    let handoff: HandoffService
+    let tokens: any ServiceTokenStore
+    let directory: any UserDirectory
+    let sessions: any SessionStore
+    let cookies: SessionCookies
+    let pages: PageRenderer
+    let provisioning: ProvisioningService?
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.post("/api/v1/handoff", use: issue)
+        router.get("/handoff/:code", use: redeem)
+    }
+
+    struct Issued: Encodable {
+        var url: String
+        var expiresAt: String
+        var expiresIn: Int64
+        var userID: String
+
+        enum CodingKeys: String, CodingKey {
+            case url
+            case expiresAt = "expires_at"
+            case expiresIn = "expires_in"
+            case userID = "user_id"
+        }
+    }
+
+    @Sendable func issue(request: Request, context: AppRequestContext) async throws -> Response {
+        // RFC 6750 §3.1: no credentials at all gets a bare challenge; bad ones get `invalid_token`.
+        guard let presented = Self.bearer(request) else {
+            return Self.problem(.unauthorized, "invalid_token", "a service token is required (Authorization: Bearer dbt_…; make one with drawbridge tokens add --name NAME)",
+                                headers: [.wwwAuthenticate: #"Bearer realm="drawbridge""#])
+        }
+        guard let token = ServiceToken(presented: presented), let tokenName = try await tokens.authenticate(token) else {
+            Self.record("invalid_token")
+            context.logger.notice("hand-off refused: unknown or revoked service token")
+            return Self.problem(.unauthorized, "invalid_token", "the service token is unknown or revoked",
+                                headers: [.wwwAuthenticate: #"Bearer realm="drawbridge", error="invalid_token", error_description="the service token is unknown or revoked""#])
+        }
+        let mediaType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard mediaType == "application/json" else {
+            return Self.problem(.unsupportedMediaType, "invalid_request", "the body must be application/json")
+        }
+        let body: HandoffService.Request
+        do {
+            let bytes = try await request.body.collect(upTo: 16 * 1024)
+            body = try JSONDecoder().decode(HandoffService.Request.self, from: Data(bytes.readableBytesView))
+        } catch {
+            return Self.problem(.badRequest, "invalid_request", "the body must be a JSON object: {\"user\": \"<login or id>\", \"redirect\": \"<url>\"} (optional \"match\": \"any\" | \"id\" | \"login\")")
+        }
+        do {
+            let issued = try await handoff.issue(body, tokenName: tokenName)
+            Self.record("issued")
+            return try OAuthHTTP.json(
+                Issued(url: issued.url, expiresAt: issued.expiresAt.formatted(.iso8601), expiresIn: handoff.lifetime.wholeSeconds, userID: issued.userID),
+                status: .created
+            )
+        } catch let error as HandoffError {
+            Self.record(error.code)
+            let status: HTTPResponse.Status = switch error {
+            case .invalidRequest, .redirectNotAllowed: .badRequest
+            case .unknownUser: .notFound
+            case .inactiveUser: .forbidden
+            case .ambiguousUser: .conflict
+            }
+            return Self.problem(status, error.code, error.description)
+        } catch {
+            context.logger.error("hand-off failed", metadata: ["error": "\(PostgresErrorText.describe(error))"])
+            return Self.problem(.serviceUnavailable, "temporarily_unavailable", "the directory or Drawbridge's database did not answer; try again",
+                                headers: [.retryAfter: "1"])
+        }
+    }
+
+    @Sendable func redeem(request: Request, context: AppRequestContext) async throws -> Response {
+        let code = context.parameters.get("code") ?? ""
+        let current = try await currentSession(request)
+        switch try await handoff.redeem(code: code) {
+        case .redeemed(let grant):
+            guard let user = try await directory.user(id: grant.platformUserID, login: grant.login), user.isActive else {
+                Self.record("redeem_inactive")
+                return expiredPage()
+            }
+            var response = SignInFlow.redirect(to: grant.redirect)
+            if current?.session.userID != user.id {
+                if let previous = current { try? await sessions.delete(previous.token) }
+                let (token, _) = try await sessions.create(
+                    userID: user.id, login: user.login, clientAddress: context.clientAddress, userAgent: request.headers[.userAgent]
+                )
+                response.setCookie(cookies.sessionCookie(token))
+                context.logger.info("signed in by hand-off", metadata: ["user_id": "\(user.id)", "token": "\(grant.tokenName)"])
+                await provisioning?.afterSignIn(user)
+            }
+            Self.record("redeemed")
+            return response
+        case .alreadyUsed(let grant) where current?.session.userID == grant.platformUserID:
+            // A reload or a double click by the browser the link already signed in.
+            return SignInFlow.redirect(to: grant.redirect)
+        case .alreadyUsed, .expired, .unknown:
+            Self.record("redeem_refused")
+            return expiredPage()
+        }
+    }
+
+    /// The Authorization header only: a token in a query string ends up in logs (RFC 6750 §5.3).
+    static func bearer(_ request: Request) -> String? {
+        guard let header = request.headers[.authorization] else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return parts[1].trimmingCharacters(in: .whitespaces)
+    }
+
+    private func currentSession(_ request: Request) async throws -> (token: SecretToken, session: Session)? {
+        guard let token = cookies.sessionToken(in: request), let session = try await sessions.session(for: token) else { return nil }
+        return (token, session)
+    }
+
+    private func expiredPage() -> Response {
+        var response = pages.errorPage(
+            status: .badRequest, title: "This sign-in link has expired",
+            message: "Sign-in links work once, for a minute. Go back to where you came from and try again, or sign in here."
+        )
+        return response
+    }
+
+    static func problem(_ status: HTTPResponse.Status, _ error: String, _ description: String, headers: HTTPFields = [:]) -> Response {
+        (try? OAuthHTTP.json(OAuthHTTP.ErrorBody(error: error, errorDescription: description), status: status, headers: headers))
+            ?? Response(status: .internalServerError)
+    }
+
+    static func record(_ result: String) {
+        Counter(label: "drawbridge_handoffs_total", dimensions: [("result", result)]).increment()
+    }
+}
