@@ -31,6 +31,7 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
         ClientAddressMiddleware(resolver: ClientAddressResolver(trustedProxies: configuration.trustedProxies))
         SecurityHeadersMiddleware(publicURL: configuration.publicURL, cookieDomain: configuration.session.cookieDomain)
         ErrorPageMiddleware(pages: pages)
+        MethodNotAllowedMiddleware(rules: HandoffController.methodRules)
     }
     let cookies = SessionCookies(settings: configuration.session, publicURL: configuration.publicURL)
     let redirects = RedirectPolicy(publicURL: configuration.publicURL, cookieDomain: configuration.session.cookieDomain)

@@ -117,6 +117,9 @@ import Testing
                 (#"{"user": "alice"}"#, 400, "invalid_request"),
                 (#"{"user": "alice", "redirect": "/", "match": "email"}"#, 400, "invalid_request"),
                 (#"not json"#, 400, "invalid_request"),
+                (#"{"user": "al\u0000ice", "redirect": "/"}"#, 400, "invalid_request"),
+                (#"{"user": "alice", "redirect": "/\u0000"}"#, 400, "redirect_not_allowed"),
+                (#"{"user": "alice", "redirect": "/", "match": null}"#, 400, "invalid_request"),
                 (#"{"user": "1", "redirect": "/", "match": "login"}"#, 404, "unknown_user"),
             ]
             for item in cases {
@@ -127,6 +130,8 @@ import Testing
             }
             let form = try await handoff(api, token: token, json: "user=alice&redirect=/", contentType: "application/x-www-form-urlencoded")
             #expect(form.status == 415)
+            let wrongMethod = try await api.get("/api/v1/handoff")
+            #expect(wrongMethod.status == 405 && wrongMethod.header("Allow") == "POST")
 
             // An id is matched as an id; a login that is also someone's id is refused as ambiguous.
             let byID = try await handoff(api, token: token, json: #"{"user": "2", "redirect": "/"}"#)

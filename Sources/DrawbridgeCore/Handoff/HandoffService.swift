@@ -19,6 +19,18 @@ public struct HandoffService: Sendable {
             self.redirect = redirect
             self.match = match
         }
+
+        enum CodingKeys: String, CodingKey {
+            case user, redirect, match
+        }
+
+        /// `match` may be left out, but not sent as null: the API says what it accepts, exactly.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            user = try container.decode(String.self, forKey: .user)
+            redirect = try container.decode(String.self, forKey: .redirect)
+            match = container.contains(.match) ? try container.decode(Match.self, forKey: .match) : nil
+        }
     }
 
     public enum Match: String, Sendable, Decodable {
@@ -52,7 +64,10 @@ public struct HandoffService: Sendable {
 
     public func issue(_ request: Request, tokenName: String) async throws -> Issued {
         let name = request.user.trimmingCharacters(in: .whitespaces)
-        guard !name.isEmpty, name.utf8.count <= 320 else { throw HandoffError.invalidRequest("user must be a platform login or id of 1 to 320 bytes") }
+        // Control characters (NUL above all, which PostgreSQL text cannot hold) are in no login or id.
+        guard !name.isEmpty, name.utf8.count <= 320, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw HandoffError.invalidRequest("user must be a platform login or id: 1 to 320 bytes, no control characters")
+        }
         guard let redirect = redirects.validated(request.redirect) else {
             let domain = redirects.cookieDomain.map { "\($0) or its subdomains" } ?? publicURL.host
             throw HandoffError.redirectNotAllowed("redirect must be a path on Drawbridge or an https URL on \(domain)")

@@ -15,6 +15,12 @@ struct HandoffController: Sendable {
     let pages: PageRenderer
     let provisioning: ProvisioningService?
 
+    /// The methods of this controller's paths, for `MethodNotAllowedMiddleware`.
+    static let methodRules: [MethodNotAllowedMiddleware<AppRequestContext>.Rule] = [
+        .init("/api/v1/handoff", allowed: [.post]),
+        .init("/handoff/:code", allowed: [.get]),
+    ]
+
     func addRoutes(to router: Router<AppRequestContext>) {
         router.post("/api/v1/handoff", use: issue)
         router.get("/handoff/:code", use: redeem)
