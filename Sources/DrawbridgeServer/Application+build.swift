@@ -63,6 +63,7 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
         tokens: dependencies.serviceTokens, directory: dependencies.directory, sessions: dependencies.sessions, cookies: cookies,
         pages: pages, provisioning: dependencies.provisioning
     ).addRoutes(to: router)
+    LaunchController(connectors: dependencies.provisioning?.provisioner.connectors ?? [:], pages: pages).addRoutes(to: router)
     let clientAuthentication = ClientAuthentication(clients: oauth.clients)
     AuthorizeController(
         oauth: oauth, validator: AuthorizationRequestValidator(settings: oauth.settings), flow: flow, sessions: dependencies.sessions, resolver: resolver,

@@ -52,6 +52,28 @@ import Testing
         #expect(fromEnvironment.platformSession?.cookieName == "sid" && fromEnvironment.platformSession?.hash == PlatformSessionSettings.CookieHash.none)
     }
 
+    @Test func launchLinkSettingsAreReadAndABadURLIsNamed() async throws {
+        let configured = try await load(Self.valid + """
+
+            connectors:
+              mattermost: { url: "http://mattermost:8065", token: t, teams: [town], public_url: "https://chat.example.com", launch_team: lobby }
+              synapse: { url: "http://synapse:8008", token: t, server_name: example.com, public_url: "https://matrix.example.com", client_url: "https://element.example.com" }
+            """)
+        let launchable = configured.provisioning.connectors.compactMap { $0.connector as? any ChatLaunching }
+        #expect(launchable.count == 2)
+        guard case .mattermost(_, let mattermost) = configured.provisioning.connectors.first(where: { $0.name == "mattermost" }),
+              case .synapse(_, let synapse) = configured.provisioning.connectors.first(where: { $0.name == "synapse" }) else {
+            Issue.record("connectors not read")
+            return
+        }
+        #expect(mattermost.publicURL == "https://chat.example.com" && mattermost.launchTeam == "lobby")
+        #expect(synapse.publicURL == "https://matrix.example.com" && synapse.clientURL == "https://element.example.com")
+        let wrong = await problems(Self.valid + "\nconnectors:\n  synapse: { url: \"http://s\", token: t, server_name: x, client_url: element.example.com }\n")
+        #expect(wrong.contains { $0.contains("connectors.synapse.client_url") && $0.contains("not an absolute http(s) URL") }, "\(wrong)")
+        let misplaced = await problems(Self.valid + "\nconnectors:\n  rocketchat: { url: \"http://r\", token: t, user_id: u, client_url: \"https://x\" }\n")
+        #expect(misplaced.contains { $0.contains("connectors.rocketchat.client_url") && $0.contains("not a setting of a rocketchat connector") }, "\(misplaced)")
+    }
+
     @Test func readsEveryDocumentedKey() async throws {
         let configuration = try await load(Self.valid)
         #expect(configuration.http.host == "0.0.0.0")

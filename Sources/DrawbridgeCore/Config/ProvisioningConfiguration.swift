@@ -52,9 +52,9 @@ public struct ProvisioningConfiguration: Sendable {
 
     /// The keys of each connector type (besides `type`).
     static let keysByType: [String: Set<String>] = [
-        "mattermost": ["url", "token", "auth_service", "link_existing", "teams", "channels", "timeout"],
-        "rocketchat": ["url", "token", "user_id", "roles", "timeout"],
-        "synapse": ["url", "token", "server_name", "idp_id", "timeout"],
+        "mattermost": ["url", "token", "auth_service", "link_existing", "teams", "channels", "timeout", "public_url", "launch_team"],
+        "rocketchat": ["url", "token", "user_id", "roles", "timeout", "public_url"],
+        "synapse": ["url", "token", "server_name", "idp_id", "timeout", "public_url", "client_url"],
         "webhook": ["url", "secret", "timeout"],
     ]
     /// Keys any connector may have, for the unknown-key check; the parser then checks them against the type.
@@ -93,6 +93,15 @@ extension ConfigurationParser {
             return nil
         }
         let timeout = durationAllowingZero("\(prefix).timeout", default: .seconds(10), problems: &problems)
+        // Browser-facing addresses (launch links): absolute http(s) URLs when set.
+        func browserURL(_ key: String) -> String? {
+            guard let value = values.string("\(prefix).\(key)") else { return nil }
+            guard let components = URLComponents(string: value), ["http", "https"].contains(components.scheme?.lowercased() ?? ""), components.host?.isEmpty == false else {
+                problems.append(ConfigurationError("'\(value)' is not an absolute http(s) URL", key: "\(prefix).\(key)"))
+                return nil
+            }
+            return value
+        }
         func required(_ key: String, _ what: String) -> String? {
             if let value = values.secret("\(prefix).\(key)") ?? values.string("\(prefix).\(key)") { return value }
             problems.append(ConfigurationError("missing: \(what) (set it, or \(ConfigurationKeys.environmentName(for: "\(prefix).\(key)"))[_FILE])", key: "\(prefix).\(key)"))
@@ -101,10 +110,15 @@ extension ConfigurationParser {
         switch type {
         case "rocketchat":
             guard let token = required("token", "an admin's personal access token"), let userID = required("user_id", "the admin's user id (X-User-Id)") else { return nil }
-            return .rocketchat(name: name, RocketChatConnector.Settings(url: url, token: token, userID: userID, roles: values.strings("\(prefix).roles") ?? ["user"], timeout: timeout))
+            var settings = RocketChatConnector.Settings(url: url, token: token, userID: userID, roles: values.strings("\(prefix).roles") ?? ["user"], timeout: timeout)
+            settings.publicURL = browserURL("public_url")
+            return .rocketchat(name: name, settings)
         case "synapse":
             guard let token = required("token", "an admin's access token"), let serverName = required("server_name", "the homeserver's server_name") else { return nil }
-            return .synapse(name: name, SynapseConnector.Settings(url: url, token: token, serverName: serverName, idpID: values.string("\(prefix).idp_id") ?? "drawbridge", timeout: timeout))
+            var settings = SynapseConnector.Settings(url: url, token: token, serverName: serverName, idpID: values.string("\(prefix).idp_id") ?? "drawbridge", timeout: timeout)
+            settings.publicURL = browserURL("public_url")
+            settings.clientURL = browserURL("client_url")
+            return .synapse(name: name, settings)
         case "webhook":
             guard let secret = required("secret", "the HMAC signing secret") else { return nil }
             return .webhook(name: name, WebhookConnector.Settings(url: url, secret: secret, timeout: timeout))
@@ -118,10 +132,13 @@ extension ConfigurationParser {
             if !["none", "email"].contains(link) {
                 problems.append(ConfigurationError("must be none or email", key: "\(prefix).link_existing"))
             }
-            return .mattermost(name: name, MattermostConnector.Settings(
+            var settings = MattermostConnector.Settings(
                 url: url, token: token, authService: authService, linkExistingByEmail: link == "email",
                 teams: values.strings("\(prefix).teams") ?? [], channels: values.strings("\(prefix).channels") ?? [], timeout: timeout
-            ))
+            )
+            settings.publicURL = browserURL("public_url")
+            settings.launchTeam = values.string("\(prefix).launch_team")
+            return .mattermost(name: name, settings)
         }
     }
 

@@ -21,6 +21,10 @@ public struct MattermostConnector: ChatConnector {
         public var teams: [String]
         public var channels: [String]
         public var timeout: Duration
+        /// Where browsers reach Mattermost, when not at `url` (which may be an internal address).
+        public var publicURL: String?
+        /// The team whose invite id goes on launch links, so a new user lands in it; default the first of `teams`.
+        public var launchTeam: String?
 
         public init(url: String, token: String, authService: String = "gitlab", linkExistingByEmail: Bool = false, teams: [String] = [], channels: [String] = [], timeout: Duration = .seconds(10)) {
             self.url = url.hasSuffix("/") ? String(url.dropLast()) : url
@@ -31,6 +35,8 @@ public struct MattermostConnector: ChatConnector {
             self.channels = channels
             self.timeout = timeout
         }
+
+        var browserURL: String { publicURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? url }
     }
 
     public let name: String

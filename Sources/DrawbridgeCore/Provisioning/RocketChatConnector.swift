@@ -16,6 +16,8 @@ public struct RocketChatConnector: ChatConnector {
         /// Roles for new accounts (Rocket.Chat's default is `user`).
         public var roles: [String]
         public var timeout: Duration
+        /// Where browsers reach Rocket.Chat, when not at `url`.
+        public var publicURL: String?
 
         public init(url: String, token: String, userID: String, roles: [String] = ["user"], timeout: Duration = .seconds(10)) {
             self.url = url.hasSuffix("/") ? String(url.dropLast()) : url
@@ -24,6 +26,8 @@ public struct RocketChatConnector: ChatConnector {
             self.roles = roles
             self.timeout = timeout
         }
+
+        var browserURL: String { publicURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? url }
     }
 
     public let name: String

@@ -17,6 +17,10 @@ public struct SynapseConnector: ChatConnector {
         /// The `idp_id` of Drawbridge's entry in Synapse's `oidc_providers`.
         public var idpID: String
         public var timeout: Duration
+        /// Where browsers reach the homeserver, when not at `url`.
+        public var publicURL: String?
+        /// The Matrix client (Element, say) Synapse hands the login to after SSO; launch links need it.
+        public var clientURL: String?
 
         public init(url: String, token: String, serverName: String, idpID: String = "drawbridge", timeout: Duration = .seconds(10)) {
             self.url = url.hasSuffix("/") ? String(url.dropLast()) : url
@@ -27,6 +31,8 @@ public struct SynapseConnector: ChatConnector {
         }
 
         /// The `auth_provider` Synapse records for this idp (`oidc-<idp_id>`; the legacy `oidc` stays as it is).
+        var browserURL: String { publicURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? url }
+
         public var authProvider: String { idpID == "oidc" || idpID.hasPrefix("oidc-") ? idpID : "oidc-" + idpID }
     }
 
