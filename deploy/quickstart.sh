@@ -21,7 +21,13 @@ Sets up and starts a local Drawbridge gateway with a demo user directory:
     carol, dave, erin (one password hash format each) and frank (inactive),
     all with the password "drawbridge-demo",
   * builds drawbridge, writes $STATE_DIR/drawbridge.yaml, runs migrate and
-    check, then serves on http://127.0.0.1:8080 (Ctrl-C to stop).
+    check, registers the demo OAuth client "demo-chat" and a service token
+    "demo-platform", then serves on http://127.0.0.1:8080 (Ctrl-C to stop),
+  * and beside it, for the whole loop: a demo chat server on :8065 (the
+    Mattermost contract server from Tests/contract-servers, a stand-in that
+    signs in through Drawbridge's GitLab surface, since Mattermost itself is
+    not installed) and a demo platform on :8081 (deploy/demo/platform_app.py)
+    whose "Open chat" buttons hand a user over to chat with no second form.
 Re-running is safe: passwords are reused, demo users are reset.
 
 Options:
@@ -33,6 +39,8 @@ Environment:
                                    STATE_DIR is honoured too)
   DRAWBRIDGE_QUICKSTART_HOST       HTTP listen host (default: 127.0.0.1)
   DRAWBRIDGE_QUICKSTART_PORT       HTTP listen port (default: 8080)
+  DRAWBRIDGE_QUICKSTART_CHAT_PORT  demo chat server port (default: 8065)
+  DRAWBRIDGE_QUICKSTART_PLATFORM_PORT  demo platform port (default: 8081)
   DRAWBRIDGE_BUILD=release         build with -c release (default: debug)
   DRAWBRIDGE_QUICKSTART_BIN        use this drawbridge binary instead of building
 EOF
@@ -54,6 +62,13 @@ SECRETS_DIR="$STATE_DIR/secrets"
 CONFIG="$STATE_DIR/drawbridge.yaml"
 HTTP_HOST="${DRAWBRIDGE_QUICKSTART_HOST:-127.0.0.1}"
 HTTP_PORT="${DRAWBRIDGE_QUICKSTART_PORT:-8080}"
+CHAT_PORT="${DRAWBRIDGE_QUICKSTART_CHAT_PORT:-8065}"
+PLATFORM_PORT="${DRAWBRIDGE_QUICKSTART_PLATFORM_PORT:-8081}"
+for port in "$CHAT_PORT" "$PLATFORM_PORT"; do
+    if ! [[ "$port" =~ ^[0-9]{1,5}$ ]] || ((10#$port < 1 || 10#$port > 65535)); then
+        die "DRAWBRIDGE_QUICKSTART_CHAT_PORT and _PLATFORM_PORT must be port numbers (1-65535), got '$port'"
+    fi
+done
 PG_HOST=127.0.0.1
 PG_PORT=5432
 DEMO_PASSWORD="drawbridge-demo"
@@ -246,6 +261,7 @@ mkdir -p "$SECRETS_DIR" || die "could not create $SECRETS_DIR"
 chmod 0700 "$STATE_DIR" "$SECRETS_DIR"
 DRAWBRIDGE_DB_PASSWORD="$(secret drawbridge.password)"
 PLATFORM_RO_PASSWORD="$(secret platform_ro.password)"
+CHAT_ADMIN_TOKEN="$(secret demo-chat-admin.token)"
 
 step "Creating roles and databases (drawbridge, platform_ro; drawbridge, platform_demo)"
 admin_psql postgres <<EOF
@@ -345,6 +361,9 @@ directory:
   login_by: [login, email]
 session: { cookie_name: drawbridge_session, idle_timeout: 8h, absolute_timeout: 7d }
 keys: { encryption_key: "$KEK" }
+# The demo chat server (a Mattermost stand-in): accounts are made on first sign-in, in team "demo".
+connectors:
+  mattermost: { url: "http://127.0.0.1:$CHAT_PORT", token: "$CHAT_ADMIN_TOKEN", teams: [demo], channels: ["demo:random"], timeout: 5s }
 EOF
     mv -f "$CONFIG.tmp" "$CONFIG"
 ) || die "could not write $CONFIG"
@@ -355,6 +374,25 @@ step "Running migrations (drawbridge migrate)"
 
 step "Checking configuration and directory (drawbridge check)"
 "$BIN" check --config "$CONFIG" || die "drawbridge check --config $CONFIG failed"
+
+CHAT_URL="http://127.0.0.1:$CHAT_PORT"
+PLATFORM_URL="http://127.0.0.1:$PLATFORM_PORT"
+step "Registering the demo OAuth client demo-chat (drawbridge clients add)"
+# json_field FIELD: the field of the JSON object on stdin.
+json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+if "$BIN" clients show demo-chat --config "$CONFIG" >/dev/null 2>&1; then
+    CHAT_CLIENT_SECRET="$("$BIN" clients rotate-secret demo-chat --config "$CONFIG" --json | json_field client_secret)" \
+        || die "drawbridge clients rotate-secret demo-chat failed"
+else
+    CHAT_CLIENT_SECRET="$("$BIN" clients add --config "$CONFIG" --client-id demo-chat --name "Demo chat" --trusted \
+        --redirect-uri "$CHAT_URL/signup/gitlab/complete" --json | json_field client_secret)" \
+        || die "drawbridge clients add demo-chat failed"
+fi
+step "Making the demo platform's service token (drawbridge tokens add --name demo-platform)"
+"$BIN" tokens revoke --name demo-platform --config "$CONFIG" >/dev/null 2>&1 || true
+TOKEN_FILE="$SECRETS_DIR/demo-platform.token"
+(umask 077 && "$BIN" tokens add --name demo-platform --config "$CONFIG" --json | json_field token >"$TOKEN_FILE") \
+    || die "drawbridge tokens add --name demo-platform failed"
 
 cat <<EOF
 
@@ -372,6 +410,12 @@ Drawbridge quickstart is ready.
     frank   bcrypt, inactive (login must be refused)
 
   Config:      $CONFIG
+
+  The whole loop, in a browser on this machine:
+    1. $PLATFORM_URL            the demo platform: press "Open chat as alice"
+    2. it hands alice over (POST /api/v1/handoff) and the browser lands, signed in with no form, on
+       $CHAT_URL                the demo chat (a Mattermost stand-in), where alice's account was made
+    3. $PUBLIC_URL/launch/mattermost   the "Open chat" link itself; $PUBLIC_URL/logout signs out
 EOF
 
 if ((SERVE == 0)); then
@@ -379,5 +423,22 @@ if ((SERVE == 0)); then
     exit 0
 fi
 
+CHILDREN=()
+# shellcheck disable=SC2317  # invoked via trap
+stop_children() { ((${#CHILDREN[@]} == 0)) || kill "${CHILDREN[@]}" 2>/dev/null || true; }
+trap stop_children EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+step "Starting the demo chat server on $CHAT_URL (Mattermost contract server, a stand-in)"
+python3 "$ROOT/Tests/contract-servers/mattermost_contract_server.py" --port "$CHAT_PORT" --site-url "$CHAT_URL" \
+    --admin-token "$CHAT_ADMIN_TOKEN" --gitlab-url "$PUBLIC_URL" --gitlab-client-id demo-chat \
+    --gitlab-client-secret "$CHAT_CLIENT_SECRET" --team demo:random --state "$STATE_DIR/demo-chat.json" \
+    >"$STATE_DIR/demo-chat.log" 2>&1 &
+CHILDREN+=($!)
+step "Starting the demo platform on $PLATFORM_URL"
+python3 "$ROOT/deploy/demo/platform_app.py" --port "$PLATFORM_PORT" --drawbridge "$PUBLIC_URL" --token-file "$TOKEN_FILE" \
+    >"$STATE_DIR/demo-platform.log" 2>&1 &
+CHILDREN+=($!)
+
 printf '\nServing on %s. Ctrl-C to stop.\n\n' "$PUBLIC_URL"
-exec "$BIN" serve --config "$CONFIG"
+"$BIN" serve --config "$CONFIG"
