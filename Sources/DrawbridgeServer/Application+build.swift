@@ -37,9 +37,10 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
     let redirects = RedirectPolicy(publicURL: configuration.publicURL, cookieDomain: configuration.session.cookieDomain)
     OperationsController(readinessChecks: dependencies.readinessChecks).addRoutes(to: router)
     StaticController(stylesheet: pages.stylesheet).addRoutes(to: router)
+    let throttle = SignInThrottle(settings: configuration.loginThrottle)
     let flow = SignInFlow(
         authenticator: dependencies.authenticator, sessions: dependencies.sessions, cookies: cookies, pages: pages,
-        publicURL: configuration.publicURL, provisioning: dependencies.provisioning
+        publicURL: configuration.publicURL, provisioning: dependencies.provisioning, throttle: throttle
     )
     let oauth = dependencies.oauth
     let logout = dependencies.singleLogout
@@ -70,7 +71,7 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
         provisioning: dependencies.provisioning,
         pages: pages, publicURL: configuration.publicURL
     ).addRoutes(to: router)
-    TokenController(oauth: oauth, clientAuthentication: clientAuthentication).addRoutes(to: router)
+    TokenController(oauth: oauth, clientAuthentication: clientAuthentication, throttle: throttle).addRoutes(to: router)
     UserController(oauth: oauth, publicURL: configuration.publicURL).addRoutes(to: router)
     TokenManagementController(oauth: oauth, clientAuthentication: clientAuthentication).addRoutes(to: router)
     DiscoveryController(oauth: oauth, publicURL: configuration.publicURL).addRoutes(to: router)

@@ -13,6 +13,7 @@ public enum ConfigurationKeys {
         "session.cookie_name", "session.cookie_domain", "session.idle_timeout", "session.absolute_timeout",
         "platform_session.cookie_name", "platform_session.query", "platform_session.hash", "platform_session.recheck_interval",
         "hashing.threads", "hashing.queue_limit",
+        "login_throttle.user_failures", "login_throttle.address_failures", "login_throttle.window",
         "oauth.code_lifetime", "oauth.access_token_lifetime", "oauth.refresh_token_lifetime", "oauth.id_token_lifetime",
         "oauth.refresh_reuse_grace", "oauth.default_scope",
         "keys.encryption_key", "keys.algorithm",

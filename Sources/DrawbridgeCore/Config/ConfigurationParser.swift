@@ -64,6 +64,13 @@ struct ConfigurationParser {
             threads: threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : threads,
             queueLimit: integer("hashing.queue_limit", default: 64, range: 0...100_000, problems: &problems)
         )
+        let throttleWindow = durationAllowingZero("login_throttle.window", default: .seconds(900), problems: &problems)
+        if throttleWindow < .seconds(1) { problems.append(ConfigurationError("must be at least 1s", key: "login_throttle.window")) }
+        let loginThrottle = SignInThrottle.Settings(
+            userFailures: integer("login_throttle.user_failures", default: 10, range: 0...100_000, problems: &problems),
+            addressFailures: integer("login_throttle.address_failures", default: 50, range: 0...1_000_000, problems: &problems),
+            window: throttleWindow
+        )
         let log = parseLog(problems: &problems)
         let oauth = parseOAuth(problems: &problems)
         let keyAlgorithm = values.string("keys.algorithm")?.uppercased() ?? "RS256"
@@ -86,7 +93,8 @@ struct ConfigurationParser {
             keys: keys,
             provisioning: provisioning,
             log: log,
-            platformSession: platformSession
+            platformSession: platformSession,
+            loginThrottle: loginThrottle
         )
     }
 

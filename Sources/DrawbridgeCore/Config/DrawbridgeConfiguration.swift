@@ -11,6 +11,8 @@ public struct DrawbridgeConfiguration: Sendable {
     public var directory: DirectorySettings
     public var session: SessionSettings
     public var hashing: HashingSettings
+    /// Failed sign-ins allowed per user name and per client address before attempts are refused for a while.
+    public var loginThrottle: SignInThrottle.Settings
     public var oauth: OAuthSettings
     public var keys: KeySettings
     public var provisioning: ProvisioningConfiguration
@@ -30,8 +32,10 @@ public struct DrawbridgeConfiguration: Sendable {
         keys: KeySettings = KeySettings(),
         provisioning: ProvisioningConfiguration = ProvisioningConfiguration(),
         log: LogSettings = LogSettings(),
-        platformSession: PlatformSessionSettings? = nil
+        platformSession: PlatformSessionSettings? = nil,
+        loginThrottle: SignInThrottle.Settings = SignInThrottle.Settings()
     ) {
+        self.loginThrottle = loginThrottle
         self.platformSession = platformSession
         self.http = http
         self.publicURL = publicURL

@@ -14,6 +14,8 @@ struct SignInFlow: Sendable {
     let publicURL: PublicURL
     /// Creates the chat accounts of a first sign-in (waiting briefly), and queues profile updates.
     let provisioning: ProvisioningService?
+    /// Refuses further attempts for a while after too many failures per user name or client address.
+    let throttle: SignInThrottle
 
     /// One message for every failed sign-in, so the page never tells who has an account.
     static let genericFailure = "Incorrect user name or password."
@@ -60,6 +62,18 @@ struct SignInFlow: Sendable {
                 message: "For your security the sign-in form must be used within the same browser session. Please load it again."
             ))
         }
+        let typedName = form.username ?? ""
+        if let wait = throttle.retryAfter(user: typedName, address: context.clientAddress) {
+            Self.record("throttled")
+            context.logger.notice("sign-in throttled: too many failures for this user name or address")
+            let minutes = max(1, Int((wait.components.seconds + 59) / 60))
+            var response = formPage(
+                request: request, target: target, username: form.username,
+                error: "Too many failed sign-ins. Please wait \(minutes) minute\(minutes == 1 ? "" : "s") and try again.", status: .tooManyRequests
+            )
+            response.headers[.retryAfter] = "\(max(1, wait.components.seconds))"
+            return .page(response)
+        }
         let result: AuthenticationResult
         do {
             result = try await authenticator.authenticate(typedName: form.username ?? "", password: form.password ?? "")
@@ -75,9 +89,11 @@ struct SignInFlow: Sendable {
         switch result {
         case .failure(let reason):
             Self.record(reason.rawValue)
+            throttle.recordFailure(user: typedName, address: context.clientAddress)
             context.logger.info("sign-in failed", metadata: ["reason": "\(reason.rawValue)"])
             return .page(formPage(request: request, target: target, username: form.username, error: Self.genericFailure, status: .unauthorized))
         case .success(let user):
+            throttle.recordSuccess(user: typedName)
             if let previous = cookies.sessionToken(in: request) {
                 try? await sessions.delete(previous)
             }

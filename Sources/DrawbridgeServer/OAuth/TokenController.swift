@@ -6,6 +6,8 @@ import Logging
 struct TokenController: Sendable {
     let oauth: OAuthService
     let clientAuthentication: ClientAuthentication
+    /// The password grant guesses passwords as well as the sign-in form does, so it is throttled the same way.
+    let throttle: SignInThrottle
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.post("/oauth/token", use: token)
@@ -28,10 +30,23 @@ struct TokenController: Sendable {
             case "refresh_token":
                 response = try await oauth.refresh(try FormPairs.single(form, "refresh_token"), requestedScope: try FormPairs.single(form, "scope"), client: client)
             case "password":
-                response = try await oauth.passwordGrant(
-                    username: try FormPairs.single(form, "username"), password: try FormPairs.single(form, "password"),
-                    requestedScope: try FormPairs.single(form, "scope"), client: client
-                )
+                let username = try FormPairs.single(form, "username") ?? ""
+                if let wait = throttle.retryAfter(user: username, address: context.clientAddress) {
+                    var refused = OAuthHTTP.error(OAuthError(.invalidGrant, "too many failed sign-ins; try again later"))
+                    refused.status = .tooManyRequests
+                    refused.headers[.retryAfter] = "\(max(1, wait.components.seconds))"
+                    return refused
+                }
+                do {
+                    response = try await oauth.passwordGrant(
+                        username: try FormPairs.single(form, "username"), password: try FormPairs.single(form, "password"),
+                        requestedScope: try FormPairs.single(form, "scope"), client: client
+                    )
+                    throttle.recordSuccess(user: username)
+                } catch let error as OAuthError where error.code == .invalidGrant {
+                    throttle.recordFailure(user: username, address: context.clientAddress)
+                    throw error
+                }
             case "client_credentials":
                 response = try await oauth.clientCredentials(requestedScope: try FormPairs.single(form, "scope"), client: client)
             case nil:
