@@ -2,9 +2,20 @@
 # Installs the system packages Drawbridge needs to build, test and run the
 # quickstart (Debian/Ubuntu), and checks for a Swift 6.3+ toolchain.
 # Idempotent and silent when everything is already present.
+#
+#   scripts/install-deps.sh [--tests]    # --tests (scripts/test.sh): also what the browser test
+#                                         # needs (chromium, its driver, Selenium, nginx, openssl)
 set -euo pipefail
 
 PACKAGES=(postgresql libargon2-dev libcrypt-dev pkg-config python3 python3-cryptography python3-authlib python3-requests python3-venv)
+# BrowserSSOTests (Tests/e2e/browser): too heavy for a gateway host, so only for the test command.
+BROWSER_TEST_PACKAGES=(chromium chromium-driver python3-selenium nginx-light openssl)
+
+case "${1:-}" in
+    --tests) PACKAGES+=("${BROWSER_TEST_PACKAGES[@]}") ;;
+    "") ;;
+    *) printf 'usage: scripts/install-deps.sh [--tests]\n' >&2; exit 2 ;;
+esac
 
 die() { printf 'install-deps.sh: %s\n' "$*" >&2; exit 1; }
 
@@ -21,6 +32,11 @@ pkg_present() {
             compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null && return 0 ;;
         python3)
             command -v python3 >/dev/null 2>&1 && return 0 ;;
+        nginx-light)
+            # The browser test (BrowserSSOTests) needs an nginx with auth_request: nginx-full,
+            # nginx-extras or Debian 12's plain nginx package have it too.
+            command -v nginx >/dev/null 2>&1 && nginx -V 2>&1 | grep -q -- '--with-http_auth_request_module' \
+                && return 0 ;;
     esac
     return 1
 }

@@ -14,7 +14,7 @@ cd "$ROOT"
 step() { printf '==> %s\n' "$*" >&2; }
 
 step "Checking system dependencies"
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --tests
 
 PG_DIR=""
 # shellcheck disable=SC2317  # invoked via trap
@@ -54,9 +54,9 @@ if (($# > 0)); then
     swift test --disable-xctest --skip-build "$@" || status=$?
 else
     # The suites that load the whole machine (a real Synapse, 10,000-user syncs against a Python stand-in,
-    # several `drawbridge serve` processes) run after the rest and one at a time: on 2 cores, overlapping
-    # them with the timing-sensitive suites made sign-ins time out.
-    HEAVY=(ProvisioningSyncTests SynapseTests ProvisioningRecoveryTests)
+    # several `drawbridge serve` processes, chromium behind nginx) run after the rest and one at a time: on
+    # 2 cores, overlapping them with the timing-sensitive suites made sign-ins time out.
+    HEAVY=(ProvisioningSyncTests SynapseTests ProvisioningRecoveryTests BrowserSSOTests)
     skip="$(IFS='|'; echo "${HEAVY[*]}")"
     step "Running tests (swift test --disable-xctest --skip '$skip')"
     swift test --disable-xctest --skip-build --skip "$skip" || status=$?

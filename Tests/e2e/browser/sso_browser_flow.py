@@ -22,6 +22,12 @@ Run with Debian's interpreter (python3-selenium, chromium, chromium-driver, ngin
   /usr/bin/python3 Tests/e2e/browser/sso_browser_flow.py --drawbridge-port 8080 --nginx-port 8443 \\
       --work-dir /tmp/browser-e2e --username alice --password 'correct horse battery staple'
 
+With --platform-first (and --platform-database-url) it runs the platform-first flow instead:
+app.example.test is the platform (platform_app.py, its own sign-in, its own web_sessions table and
+app_session cookie, no auth_request), and Drawbridge, configured with platform_session (cookie_name
+app_session, hash sha256, recheck_interval 1s), must open chat.example.test with no form and follow
+the platform's sign-out.
+
 Prints `ok: ...` per check and `passed: N checks ...`; on the first failure `FAIL: ...` with the
 browser's URL and page text, a screenshot (failure.png) and the page (failure.html) in the work
 directory, exit 1. Bad arguments or a missing tool: exit 2. nginx, the app, chromedriver and
@@ -30,6 +36,7 @@ nginx, the app and chromedriver still go, through PR_SET_PDEATHSIG).
 """
 import argparse
 import ctypes
+import hashlib
 import json
 import os
 import re
@@ -75,10 +82,16 @@ def _die_with_parent():
         pass
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(count):
+    """`count` different loopback ports nothing listens on (all bound at once, then released)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def port_open(port):
@@ -214,22 +227,54 @@ def _top_level_blocks(text):
     return blocks, masked
 
 
-def render_site(args, work, http_port, app_port, cert, key):
+def _block_end(masked, open_brace):
+    """The offset just past the `}` that closes the `{` at `open_brace` (comments already masked)."""
+    depth = 0
+    for i in range(open_brace, len(masked)):
+        if masked[i] == "{":
+            depth += 1
+        elif masked[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    raise SetupFailed("unbalanced braces in the rendered nginx site file")
+
+
+# --platform-first: what app.example.test's `location /` becomes. The platform has its own sign-in, so
+# nginx only passes requests on (no auth_request); the production file's app block is a protected app.
+PLATFORM_LOCATION = """location / {
+        # Test (--platform-first): app.example.test is the platform itself (platform_app.py), which has
+        # its own sign-in and its own session cookie: no auth_request here.
+        proxy_set_header Connection "";
+        proxy_set_header Host $host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_set_header X-Forwarded-Host $host;
+        proxy_set_header X-Real-IP $remote_addr;
+        proxy_pass http://internal_app;
+    }"""
+
+
+def render_site(args, work, http_port, app_port, cert, key, platform_port=None):
     """deploy/nginx/drawbridge.conf for this test, changed only where a test on loopback must differ.
 
     1. deploy/nginx/test/render.sh substitutes listen ports, upstream ports, certificate paths and the
-       ACME root (no IPv6 listeners); the Mattermost upstream points at the test app, unused.
+       ACME root (no IPv6 listeners); the Mattermost upstream points at the test app.
     2. example.com becomes example.test (a name reserved for tests, RFC 2606).
     3. The login URL nginx redirects to gets the test's port (https://sso.example.test:PORT/login...),
        since the browser does not reach nginx on 443.
     4. The chat server block (Mattermost, which signs in through OAuth itself) is replaced by a copy of
-       the app server block with server_name chat.example.test: a second app behind auth_request.
+       the app server block with server_name chat.example.test: a second app behind auth_request,
+       passing requests to the `mattermost` upstream (the test app).
+    5. Only with --platform-first (`platform_port` given): the `internal_app` upstream is the platform
+       (platform_app.py), and the app block's `location /` only passes requests on (PLATFORM_LOCATION):
+       app.example.test is the platform, which has its own sign-in.
     """
     rendered = os.path.join(work, "site.render-sh.conf")
     cmd = [os.path.join(REPO, "deploy", "nginx", "test", "render.sh"), "--out", rendered,
            "--http-port", str(http_port), "--https-port", str(args.nginx_port),
            "--drawbridge-port", str(args.drawbridge_port), "--mattermost-port", str(app_port),
-           "--app-port", str(app_port), "--cert", cert, "--key", key,
+           "--app-port", str(platform_port or app_port), "--cert", cert, "--key", key,
            "--acme-root", os.path.join(work, "acme"), "--ipv6", "no", "--source", args.nginx_site]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
@@ -263,9 +308,24 @@ def render_site(args, work, http_port, app_port, cert, key):
                                   flags=re.M)
     if renamed != 1:
         raise SetupFailed(f"{args.nginx_site}: could not rename the copy of the {APP} block; update render_site()")
-    chat_block = (f"# Test: {CHAT} is a copy of the {APP} block (the production file sends it to Mattermost).\n"
-                  + chat_block)
-    text = text[:chat_start] + chat_block + text[chat_end:]  # the blocks do not overlap: either order works
+    chat_block, repointed = re.subn(r"proxy_pass http://internal_app;", "proxy_pass http://mattermost;", chat_block)
+    if repointed != 1:
+        raise SetupFailed(f"{args.nginx_site}: expected one `proxy_pass http://internal_app;` in the {APP} block, "
+                          f"found {repointed}; update render_site() in {__file__}")
+    chat_block = (f"# Test: {CHAT} is a copy of the {APP} block (the production file sends it to Mattermost), "
+                  "passing requests to the test app.\n" + chat_block)
+    if platform_port is not None:
+        found = [m for m in re.finditer(r"^\s*location\s+/\s*\{", app_masked, re.M)]
+        if len(found) != 1:
+            raise SetupFailed(f"{args.nginx_site}: expected one `location / {{` in the {APP} block, found {len(found)}; "
+                              f"update render_site() in {__file__}")
+        start = found[0].start() + len(found[0].group(0)) - len(found[0].group(0).lstrip())
+        end = _block_end(app_masked, found[0].end() - 1)
+        app_block = app_block[:start] + PLATFORM_LOCATION + app_block[end:]
+    # The blocks do not overlap: replace the later one first so the earlier one's offsets still hold.
+    for (start, end), block in sorted([((app_start, app_end), app_block), ((chat_start, chat_end), chat_block)],
+                                      reverse=True):
+        text = text[:start] + block + text[end:]
     return text
 
 
@@ -287,7 +347,8 @@ class Harness:
         self.sso = f"https://{authority(SSO, self.port)}"
         self.app_url = f"https://{authority(APP, self.port)}/start?from=e2e"
         self.chat_url = f"https://{authority(CHAT, self.port)}/"
-        self.nginx = self.app = self.driver = self.reaper = None
+        self.platform_url = f"https://{authority(APP, self.port)}/"
+        self.nginx = self.app = self.platform = self.driver = self.reaper = None
         self.passed = 0
         self.step = "preflight"
         self.timings = {}
@@ -339,6 +400,30 @@ class Harness:
                               f"(public_url: {self.sso}, session.cookie_domain: {DOMAIN}, trusted_proxies: [127.0.0.1/32])")
         if port_open(self.port):
             raise SetupFailed(f"something already listens on 127.0.0.1:{self.port} (--nginx-port)")
+        if a.platform_first:
+            if not shutil.which("psql"):
+                raise SetupFailed("psql not found (the platform stand-in uses it); apt-get install postgresql-client")
+            try:
+                self.platform_sql("SELECT count(*) FROM public.web_sessions;")
+                self.platform_sql("SELECT count(*) FROM public.accounts WHERE password_hash IS NOT NULL AND is_active;")
+            except RuntimeError as e:
+                raise SetupFailed(f"--platform-database-url: the platform tables are not there: {e}")
+
+    def platform_sql(self, statement, **variables):
+        """Rows of `statement` on the platform's database (psql variables as :'name')."""
+        command = ["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-d", self.args.platform_database_url]
+        for name, value in variables.items():
+            command += ["-v", f"{name}={value}"]
+        result = subprocess.run(command, input=statement, capture_output=True, text=True, timeout=20)
+        if result.returncode != 0:
+            raise RuntimeError(f"psql: {result.stderr.strip()}")
+        return [line.split("\t") for line in result.stdout.splitlines() if line]
+
+    def platform_rows(self, cookie_value):
+        """How many live web_sessions rows the platform has for this app_session cookie value."""
+        key = hashlib.sha256(cookie_value.encode()).hexdigest()
+        return int(self.platform_sql("SELECT count(*) FROM public.web_sessions WHERE session_key = :'key' "
+                                     "AND expires_at > now();", key=key)[0][0])
 
     def make_certificate(self, tls):
         os.makedirs(tls, mode=0o700)
@@ -363,17 +448,31 @@ class Harness:
         self.wait_for_process(self.app, "the test app", lambda: os.path.exists(ready),
                               os.path.join(self.nginx_dir, "app.log"))
 
+    def start_platform(self, platform_port):
+        ready = os.path.join(self.nginx_dir, "platform.ready")
+        log = open(os.path.join(self.nginx_dir, "platform.log"), "w")
+        self.platform = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "platform_app.py"), "--port", str(platform_port),
+             "--database-url", self.args.platform_database_url, "--cookie-domain", DOMAIN, "--ready-file", ready],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        log.close()
+        self.wait_for_process(self.platform, "the platform stand-in", lambda: os.path.exists(ready),
+                              os.path.join(self.nginx_dir, "platform.log"))
+
     def start_nginx(self):
         a, d = self.args, self.nginx_dir
         for sub in ("acme", "temp"):
             os.makedirs(os.path.join(d, sub), exist_ok=True)
-        http_port = free_port()
-        app_port = free_port()
+        http_port, app_port, platform_port = free_ports(3)
+        if not a.platform_first:
+            platform_port = None
         cert, key = self.make_certificate(os.path.join(d, "tls"))
         self.start_app(app_port)
+        if platform_port is not None:
+            self.start_platform(platform_port)
 
         with open(os.path.join(d, "site.conf"), "w") as f:
-            f.write(render_site(a, d, http_port, app_port, cert, key))
+            f.write(render_site(a, d, http_port, app_port, cert, key, platform_port))
         with open(os.path.join(HERE, "nginx.conf.template")) as f:
             conf = f.read()
         conf = conf.replace("@USER_DIRECTIVE@", "user root;" if os.geteuid() == 0 else "")
@@ -487,6 +586,8 @@ class Harness:
         self.nginx = None
         stop_process(self.app, "the test app")
         self.app = None
+        stop_process(self.platform, "the platform stand-in")
+        self.platform = None
 
     # ---- browser helpers --------------------------------------------------------------------------
 
@@ -623,6 +724,18 @@ class Harness:
         self.timings["nginx"] = t1 - t0
         self.timings["browser start"] = t2 - t1
 
+        if a.platform_first:
+            self.flow_platform_first()
+        else:
+            self.flow_cookie_sso()
+
+        t3 = time.monotonic()
+        self.timings["flow"] = t3 - t2
+        self.timings["total"] = t3 - t0
+
+    def flow_cookie_sso(self):
+        """Steps 1-7: sign in through Drawbridge's form, the shared cookie, sign-out, open redirects."""
+        a = self.args
         self.step = "1. app without a session"
         self.go(self.app_url)
         self.wait(lambda: self.on_login_page() and self.login_form() is not None,
@@ -755,9 +868,128 @@ class Harness:
         self.wait(lambda: not self.on_login_page(), "the signed-in browser to be sent on")
         self.ok(self.at(good), f"7. while rd={good} (inside {DOMAIN}) is followed", self.driver.current_url)
 
-        t3 = time.monotonic()
-        self.timings["flow"] = t3 - t2
-        self.timings["total"] = t3 - t0
+    # ---- the platform-first flow (--platform-first) ---------------------------------------------
+
+    def platform_cookies(self):
+        return [c for c in self.cookies() if c["name"] == self.args.platform_cookie_name]
+
+    def platform_sign_in(self):
+        a = self.args
+        self.go(self.platform_url)
+        self.wait(lambda: self.at(f"{self.platform_url}login") and self.find("form#platform-login"),
+                  f"the platform's sign-in form at {self.platform_url}login")
+        form = self.find("form#platform-login")[0]
+        form.find_element("css selector", "input[name=username]").send_keys(a.username)
+        form.find_element("css selector", "input[name=password]").send_keys(a.password)
+        self.submit_and_wait(form.find_element("css selector", "button[type=submit]"))
+        self.wait(lambda: self.at(self.platform_url) and self.text_of("#platform-user") is not None,
+                  f"the platform's home page {self.platform_url} after signing in")
+
+    def open_chat_signed_in(self, label):
+        """Opens chat and checks the app shows at once with the right Remote-User, no Drawbridge form."""
+        a = self.args
+        self.go(self.chat_url)
+        self.wait(lambda: self.at(self.chat_url) or self.on_login_page(), f"{self.chat_url} to settle")
+        self.ok(self.at(self.chat_url) and self.login_form() is None,
+                f"{label} {self.chat_url} opens at once: no Drawbridge sign-in form", self.describe_page())
+        self.ok(self.text_of("#host") == CHAT and self.text_of("#remote-user") == a.expect_remote_user,
+                f"{label} the chat app sees Remote-User: {a.expect_remote_user}",
+                f"Host={self.text_of('#host')!r} Remote-User={self.text_of('#remote-user')!r}")
+
+    def wait_for_chat_to_ask_for_the_form(self, label, since):
+        """Opens chat again and again until it sends the browser to Drawbridge's form; checks how long it took."""
+        a = self.args
+        limit = a.platform_signout_within
+        while True:
+            self.go(self.chat_url)
+            self.wait(lambda: self.at(self.chat_url) or self.on_login_page(), f"{self.chat_url} to settle")
+            elapsed = time.monotonic() - since
+            if self.on_login_page():
+                break
+            if elapsed > limit + 5:
+                break
+            time.sleep(0.1)
+        self.ok(self.on_login_page() and self.login_form() is not None and self.query_rd() == self.chat_url,
+                f"{label} {self.chat_url} asks for Drawbridge's sign-in form again (rd = chat)", self.describe_page())
+        self.ok(elapsed <= limit, f"{label} within {limit:g}s (after {elapsed:.1f}s)",
+                f"it took {elapsed:.1f}s; platform_session.recheck_interval must be 1s for this test")
+
+    def flow_platform_first(self):
+        """Steps P1-P7: sign in on the platform, then chat opens through the platform session bridge."""
+        a = self.args
+
+        self.step = "P1. the platform, signed out"
+        self.go(self.platform_url)
+        self.wait(lambda: self.at(f"{self.platform_url}login") and self.find("form#platform-login"),
+                  f"the platform's sign-in form at {self.platform_url}login")
+        self.ok(self.login_form() is not None and not self.on_login_page(),
+                f"P1. {self.platform_url} is the platform, with a sign-in form of its own (not Drawbridge's)")
+        self.ok(not self.platform_cookies() and not self.session_cookies(),
+                f"P1. no {a.platform_cookie_name} and no {a.cookie_name} cookie yet", f"{self.cookies()}")
+
+        self.step = "P2. sign in on the platform"
+        self.platform_sign_in()
+        self.ok(self.text_of("#platform-user") == a.username, f"P2. signed in to the platform as {a.username}",
+                f"got {self.text_of('#platform-user')!r}")
+        found = self.platform_cookies()
+        self.ok(len(found) == 1, f"P2. exactly one {a.platform_cookie_name} cookie", f"{found}")
+        platform_cookie = found[0]
+        self.ok(platform_cookie["domain"] in (f".{DOMAIN}", DOMAIN) and platform_cookie["secure"]
+                and platform_cookie["httpOnly"], f"P2. {a.platform_cookie_name} has Domain={DOMAIN}, Secure, HttpOnly",
+                f"{platform_cookie}")
+        self.ok(self.platform_rows(platform_cookie["value"]) == 1,
+                "P2. the platform wrote its session into public.web_sessions (SHA-256 of the cookie)")
+        self.ok(not self.session_cookies(), f"P2. still no {a.cookie_name} cookie: Drawbridge was not involved")
+
+        self.step = "P3. chat, signed in on the platform only"
+        self.open_chat_signed_in("P3.")
+        if a.expect_email is not None:
+            self.ok(self.text_of("#remote-email") == a.expect_email, f"P3. the chat app sees Remote-Email: {a.expect_email}",
+                    f"got {self.text_of('#remote-email')!r}")
+
+        self.step = "P4. Drawbridge's session cookie"
+        found = self.session_cookies()
+        self.ok(len(found) == 1, f"P4. the browser now has exactly one {a.cookie_name} cookie "
+                                 "(nginx passed on the Set-Cookie of the auth_request answer)", f"cookies: {self.cookies()}")
+        cookie = found[0]
+        self.ok(cookie["domain"] in (f".{DOMAIN}", DOMAIN), f"P4. Domain={DOMAIN}", f"domain={cookie['domain']!r}")
+        self.ok(cookie["path"] == "/", "P4. Path=/", f"path={cookie['path']!r}")
+        self.ok(cookie["secure"] is True, "P4. Secure")
+        self.ok(cookie["httpOnly"] is True, "P4. HttpOnly")
+        self.ok(cookie.get("sameSite") == "Lax", "P4. SameSite=Lax", f"sameSite={cookie.get('sameSite')!r}")
+        self.open_chat_signed_in("P4. again:")
+        again = self.session_cookies()
+        self.ok(len(again) == 1 and again[0]["value"] == cookie["value"],
+                "P4. the next request keeps that session (the cookie is unchanged: no new session per request)",
+                f"{again}")
+        self.go(f"{self.sso}/")
+        self.wait(lambda: self.at(f"{self.sso}/"), f"the Drawbridge start page {self.sso}/")
+        page_text = self.driver.execute_script("return document.body.innerText") or ""
+        self.ok("Signed in" in page_text and a.username in page_text,
+                f"P4. {self.sso}/ shows {a.username} signed in too", re.sub(r"\s+", " ", page_text)[:200])
+
+        self.step = "P5. sign out of the platform"
+        self.go(self.platform_url)
+        self.wait(lambda: self.find("form#platform-logout"), "the platform's sign-out button")
+        self.submit_and_wait(self.find("form#platform-logout button[type=submit]")[0])
+        signed_out = time.monotonic()
+        self.wait(lambda: self.at(f"{self.platform_url}login"), "the platform's sign-in form after signing out")
+        self.ok(not self.platform_cookies(), f"P5. signing out of the platform removes {a.platform_cookie_name}",
+                f"{self.platform_cookies()}")
+        self.ok(self.platform_rows(platform_cookie["value"]) == 0, "P5. and deletes its row from public.web_sessions")
+        self.wait_for_chat_to_ask_for_the_form("P5.", signed_out)
+
+        self.step = "P6. the platform ends the session on its side"
+        self.platform_sign_in()
+        platform_cookie = self.platform_cookies()[0]
+        self.open_chat_signed_in("P6. signed in on the platform again:")
+        self.platform_sql("DELETE FROM public.web_sessions WHERE session_key = :'key';",
+                          key=hashlib.sha256(platform_cookie["value"].encode()).hexdigest())
+        ended = time.monotonic()
+        self.ok(len(self.platform_cookies()) == 1 and self.platform_rows(platform_cookie["value"]) == 0,
+                f"P6. the platform deletes the session's row (signed out elsewhere); the browser keeps "
+                f"{a.platform_cookie_name}")
+        self.wait_for_chat_to_ask_for_the_form("P6. even so,", ended)
 
 
 def main():
@@ -780,12 +1012,28 @@ def main():
     parser.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx")
     parser.add_argument("--nginx-site", default=os.path.join(REPO, "deploy", "nginx", "drawbridge.conf"),
                         help="the production nginx site file to test (default %(default)s)")
+    parser.add_argument("--platform-first", action="store_true",
+                        help="run the platform-first flow instead (app.example.test is the platform, platform_app.py; "
+                        "Drawbridge needs platform_session with cookie_name --platform-cookie-name, hash sha256, "
+                        "recheck_interval 1s)")
+    parser.add_argument("--platform-database-url", help="with --platform-first: the platform's database "
+                        "(public.accounts and public.web_sessions), as psql takes it")
+    parser.add_argument("--platform-cookie-name", default="app_session", help="the platform's cookie (default %(default)s)")
+    parser.add_argument("--platform-signout-within", type=float, default=3.0,
+                        help="with --platform-first: seconds a platform sign-out may take to reach chat (default %(default)s)")
     args = parser.parse_args()
     args.wrong_password = args.wrong_password if args.wrong_password is not None else args.password + "-wrong"
     args.expect_remote_user = args.expect_remote_user or args.username
     if args.wrong_password == args.password:
         parser.error("--wrong-password must differ from --password")
+    if args.platform_first and not args.platform_database_url:
+        parser.error("--platform-first needs --platform-database-url")
     os.makedirs(args.work_dir, exist_ok=True)
+
+    # A parent may start the driver with signals blocked: Foundation's Process (the Swift tests) passes on
+    # the signal mask of the thread that spawns it, where nearly every signal is blocked. The mask would
+    # be inherited by nginx's and the apps' processes too, so SIGTERM would reach none of them.
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
     def on_signal(signum, _frame):
         raise KeyboardInterrupt(signal.Signals(signum).name)

@@ -255,9 +255,19 @@ expect_true "app: upstream saw X-Forwarded-For" echoed app_ok "h:x-forwarded-for
 expect_true "app: the original path and query reach the app" echoed app_ok "path=/reports/q3?year=2026"
 expect "app: the check saw the session cookie" "$(last_auth 'r["headers"].get("cookie")')" "other=1; drawbridge_session=good"
 expect "app: HSTS" "$(header app_ok Strict-Transport-Security)" "max-age=31536000; includeSubDomains"
+expect "app: exactly one HSTS header" "$(header_count app_ok Strict-Transport-Security)" 1
+expect "app: no Set-Cookie when the check sends none" "$(header_count app_ok Set-Cookie)" 0
 
 request app_ok_again app.example.com "/" -H "Cookie: drawbridge_session=good"
 expect "app: every request is checked again (no caching of the answer)" "$(( $(auth_count) - before ))" 2
+
+request app_platform app.example.com "/" -H "Cookie: app_session=platform"
+expect "app: signed in from the platform's cookie: the app answers" "$(code app_platform)" 200
+expect_true "app: Remote-User for the platform's user" echoed app_platform "h:remote-user=alice"
+expect "app: the session cookie the check opened reaches the browser" "$(header app_platform Set-Cookie)" \
+    "drawbridge_session=fromplatform; Domain=example.com; Path=/; HttpOnly; Secure; SameSite=Lax"
+expect "app: HSTS with it" "$(header_count app_platform Strict-Transport-Security) $(header app_platform Strict-Transport-Security)" \
+    "1 max-age=31536000; includeSubDomains"
 
 request app_noemail app.example.com "/" -H "Cookie: drawbridge_session=noemail" -H "Remote-Email: mallory@evil.test"
 expect "app: a user without email passes" "$(code app_noemail)" 200

@@ -4,6 +4,9 @@
   --drawbridge PORT  GET/HEAD /auth/verify answers by cookie, as Drawbridge does:
                      drawbridge_session=good     -> 200 + Remote-User/-Email/-Name/-Groups (alice)
                      drawbridge_session=noemail  -> 200 + Remote-User/-Name/-Groups, no Remote-Email (bob)
+                     app_session=platform (and no drawbridge_session)
+                                                 -> 200 as for "good", plus the Set-Cookie of a session
+                                                    just opened from the platform's cookie
                      anything else               -> 401, or with ?mode=redirect a 302 to
                                                     https://sso.example.com/login?rd=<encoded URL from
                                                     X-Forwarded-Proto/-Host/-Uri> (as Drawbridge does)
@@ -69,6 +72,10 @@ def make_handler(role, auth_log):
             if session == "good":
                 self._send(200, [("Cache-Control", "no-store"), ("Remote-User", "alice"), ("Remote-Email", "alice@example.com"),
                                  ("Remote-Name", "Alice Example"), ("Remote-Groups", "staff")])
+            elif session is None and cookies.get("app_session") == "platform":
+                self._send(200, [("Cache-Control", "no-store"), ("Remote-User", "alice"), ("Remote-Email", "alice@example.com"),
+                                 ("Remote-Name", "Alice Example"), ("Remote-Groups", "staff"),
+                                 ("Set-Cookie", "drawbridge_session=fromplatform; Domain=example.com; Path=/; HttpOnly; Secure; SameSite=Lax")])
             elif session == "noemail":
                 self._send(200, [("Cache-Control", "no-store"), ("Remote-User", "bob"), ("Remote-Name", "Bob"), ("Remote-Groups", "")])
             elif parse_qs(urlsplit(self.path).query).get("mode") == ["redirect"]:
