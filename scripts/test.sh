@@ -64,6 +64,10 @@ else
         step "Running $suite on its own"
         swift test --disable-xctest --skip-build --filter "$suite" || status=$?
     done
+    # The deploy kit: systemd-analyze, nginx on loopback with the production site, Caddy, Kubernetes schemas,
+    # hadolint, shellcheck (scripts/check-deploy.sh says what each check is).
+    step "Checking the deploy kit (scripts/check-deploy.sh)"
+    bash scripts/check-deploy.sh --quiet || status=$?
 fi
 if ((status == 0)); then
     step "Tests passed"

@@ -47,7 +47,8 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
     let sessionCache = ExpiringCache<[UInt8], Session?>(lifetime: oauth.settings.cacheLifetime)
     let resolver = SessionResolver(
         sessions: dependencies.sessions, cookies: cookies, bridge: dependencies.platformSession, logout: logout,
-        provisioning: dependencies.provisioning, sessionCache: sessionCache
+        provisioning: dependencies.provisioning, sessionCache: sessionCache,
+        bridgedSessionCache: ExpiringCache(lifetime: oauth.settings.cacheLifetime)
     )
     LoginController(
         flow: flow, resolver: resolver, directory: dependencies.directory, redirects: redirects, pages: pages

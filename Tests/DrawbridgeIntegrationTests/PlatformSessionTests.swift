@@ -68,6 +68,28 @@ import Testing
         }
     }
 
+    /// Caddy's forward_auth and Traefik before 3.1 do not pass the check's Set-Cookie to the browser, so the
+    /// browser keeps coming with only the platform's cookie: one Drawbridge session serves all those requests.
+    @Test func aProxyThatDropsTheCookieStillCostsOneSession() async throws {
+        try await withBridge { browser, _, databases in
+            for _ in 0..<6 {
+                browser.setCookie("drawbridge_session", nil)
+                browser.setCookie("app_session", "erin-cookie")
+                let verify = try await browser.get("/auth/verify")
+                #expect(verify.status == 200 && verify.header("Remote-User") == "erin")
+                try await Task.sleep(for: .milliseconds(300))
+            }
+            let count = "SELECT count(*)::text FROM drawbridge.sessions WHERE login = 'erin'"
+            #expect(try await TestDatabases.strings(count, on: databases.drawbridgeURL) == ["1"])
+            // The platform signs erin out: after the re-check interval (1 s) that one session ends too.
+            try await TestDatabases.execute("DELETE FROM public.web_sessions WHERE account_id = 2", on: databases.platformURL)
+            try await Task.sleep(for: .milliseconds(1200))
+            browser.setCookie("drawbridge_session", nil)
+            #expect(try await browser.get("/auth/verify").status == 401)
+            #expect(try await TestDatabases.strings(count, on: databases.drawbridgeURL) == ["0"])
+        }
+    }
+
     @Test func unknownExpiredAndInactiveSessionsOpenNothing() async throws {
         try await withBridge { browser, _, _ in
             for value in ["no-such-cookie", "stale-cookie", "frank-cookie", String(repeating: "x", count: 5000)] {

@@ -110,6 +110,23 @@ public struct PostgresSessionStore: SessionStore {
         return try await Self.records(rows).first
     }
 
+    public func session(platformSessionHash: [UInt8]) async throws -> (digest: [UInt8], session: Session)? {
+        let rows = try await client.query(
+            """
+            SELECT id_hash, user_id, login, created_at, last_seen_at, expires_at, platform_checked_at FROM \(unescaped: table)
+            WHERE platform_session_hash = \(Data(platformSessionHash))
+              AND expires_at > now() AND last_seen_at > now() - make_interval(secs => \(Double(idleTimeout)))
+            ORDER BY created_at DESC LIMIT 1
+            """,
+            logger: logger
+        )
+        for try await (digest, userID, login, created, lastSeen, expires, checked) in rows.decode((Data, String, String, Date, Date, Date, Date?).self) {
+            return (Array(digest), Session(userID: userID, login: login, createdAt: created, lastSeenAt: lastSeen, expiresAt: expires,
+                                           platformSessionHash: platformSessionHash, platformCheckedAt: checked))
+        }
+        return nil
+    }
+
     public func platformConfirmed(digest: [UInt8]) async throws {
         try await client.query("UPDATE \(unescaped: table) SET platform_checked_at = now() WHERE id_hash = \(Data(digest))", logger: logger)
     }

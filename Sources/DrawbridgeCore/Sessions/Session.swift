@@ -41,6 +41,8 @@ public protocol SessionStore: Sendable {
     func list(userID: String?, limit: Int) async throws -> [SessionRecord]
     /// Records that the platform confirmed the session it was opened from, just now.
     func platformConfirmed(digest: [UInt8]) async throws
+    /// The newest live session opened from the platform session with this fingerprint, with its digest.
+    func session(platformSessionHash: [UInt8]) async throws -> (digest: [UInt8], session: Session)?
 }
 
 extension SessionStore {

@@ -22,7 +22,7 @@ struct ForwardAuthController: Sendable {
     }
 
     @Sendable func verify(request: Request, context: AppRequestContext) async throws -> Response {
-        if let resolved = try await sessionResolver.resolve(request, context: context, cached: true) {
+        if let resolved = try await sessionResolver.resolveForProxy(request, context: context) {
             let session = resolved.session
             if let user = try await oauth.recentActiveUser(id: session.userID, login: session.login) {
                 let profile = try await oauth.profile(of: user)
@@ -32,7 +32,7 @@ struct ForwardAuthController: Sendable {
                 if let email = profile.email { headers[.remoteEmail] = Self.headerSafe(email) }
                 headers[.remoteGroups] = ""
                 // A session just opened from the platform's cookie: proxies that pass Set-Cookie on
-                // (nginx `auth_request_set`, Traefik `authResponseHeaders`) hand it to the browser.
+                // (nginx `auth_request_set`, Traefik 3.1+ `addAuthCookiesToResponse`) hand it to the browser.
                 if let cookie = resolved.newCookie { headers[.setCookie] = cookie.description }
                 return Response(status: .ok, headers: headers)
             }

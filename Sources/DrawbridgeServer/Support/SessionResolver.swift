@@ -23,6 +23,8 @@ struct SessionResolver: Sendable {
     /// Forward auth's one-second session cache, shared with sign-out. Dropped here whenever the stored session
     /// changes (re-checked, ended), so a burst does not re-check the platform once per request.
     let sessionCache: ExpiringCache<[UInt8], Session?>
+    /// Platform-session fingerprint → the session opened from it, for `resolveForProxy`'s bursts.
+    let bridgedSessionCache: ExpiringCache<[UInt8], (digest: [UInt8], session: Session)?>
 
     /// The browser's live session, if any; `cached` reads it through the session cache (forward auth's bursts).
     func resolve(_ request: Request, context: AppRequestContext, cached: Bool = false) async throws -> Resolved? {
@@ -49,6 +51,33 @@ struct SessionResolver: Sendable {
         context.logger.info("signed in from the platform's session", metadata: ["user_id": "\(user.id)"])
         await provisioning?.afterSignIn(user)
         return Resolved(token: token, session: session, newCookie: cookies.sessionCookie(token))
+    }
+
+    /// Forward auth: as `resolve(cached: true)`, except that a browser with the platform's cookie but none of
+    /// Drawbridge's — its proxy did not pass on the Set-Cookie of an earlier answer (Caddy, Traefik before 3.1)
+    /// — is matched to the session already opened from that platform session, instead of getting one more
+    /// session (a database write) on every request.
+    func resolveForProxy(_ request: Request, context: AppRequestContext) async throws -> (session: Session, newCookie: Cookie?)? {
+        guard let bridge, cookies.sessionToken(in: request) == nil, let platformCookie = request.cookies[bridge.settings.cookieName]?.value else {
+            return try await resolve(request, context: context, cached: true).map { ($0.session, $0.newCookie) }
+        }
+        let fingerprint = PlatformSessionBridge.fingerprint(platformCookie)
+        let found = try await bridgedSessionCache.value(for: fingerprint) { try await sessions.session(platformSessionHash: fingerprint) }
+        if let (digest, session) = found {
+            if .seconds(Date().timeIntervalSince(session.platformCheckedAt ?? .distantPast)) < bridge.settings.recheckInterval {
+                return (session, nil)
+            }
+            bridgedSessionCache.remove(fingerprint)
+            if await bridge.stillValid(cookie: platformCookie, for: session) {
+                try await sessions.platformConfirmed(digest: digest)
+                return (session, nil)
+            }
+            _ = try await logout.end(digest: digest)
+            context.logger.info("session ended: its platform session is gone", metadata: ["user_id": "\(session.userID)"])
+        }
+        guard let opened = try await resolve(request, context: context, cached: true) else { return nil }
+        bridgedSessionCache.store((opened.token.digest, opened.session), for: fingerprint)
+        return (opened.session, opened.newCookie)
     }
 
     private func session(for token: SecretToken, cached: Bool) async throws -> Session? {
