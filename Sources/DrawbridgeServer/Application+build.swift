@@ -68,7 +68,7 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
     LaunchController(connectors: dependencies.provisioning?.provisioner.connectors ?? [:], pages: pages).addRoutes(to: router)
     let clientAuthentication = ClientAuthentication(clients: oauth.clients)
     AuthorizeController(
-        oauth: oauth, validator: AuthorizationRequestValidator(settings: oauth.settings), flow: flow, sessions: dependencies.sessions, resolver: resolver,
+        oauth: oauth, validator: AuthorizationRequestValidator(settings: oauth.settings), flow: flow, resolver: resolver,
         provisioning: dependencies.provisioning,
         pages: pages, publicURL: configuration.publicURL
     ).addRoutes(to: router)

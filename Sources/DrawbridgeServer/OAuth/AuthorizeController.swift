@@ -9,7 +9,6 @@ struct AuthorizeController: Sendable {
     let oauth: OAuthService
     let validator: AuthorizationRequestValidator
     let flow: SignInFlow
-    let sessions: any SessionStore
     let resolver: SessionResolver
     let provisioning: ProvisioningService?
     let pages: PageRenderer
@@ -76,7 +75,8 @@ struct AuthorizeController: Sendable {
                 signedIn = (token, session, user)
             } else {
                 // Deactivated on the platform: no code, ever (Mattermost would reactivate the chat account).
-                try await sessions.delete(token)
+                // The whole single logout: the session's tokens and relying parties' sessions end too.
+                _ = try await resolver.logout.end(digest: token.digest)
                 await provisioning?.deactivate(userID: session.userID, login: session.login)
                 context.logger.notice("authorization refused: platform user inactive", metadata: ["user_id": "\(session.userID)"])
                 return SignInFlow.redirect(to: authorization.errorRedirect(OAuthError(.accessDenied, "the account is disabled")), status: .found)
