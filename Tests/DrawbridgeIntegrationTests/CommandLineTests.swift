@@ -44,6 +44,33 @@ import Testing
         }
     }
 
+    @Test func checkRunsThePlatformSessionQuery() async throws {
+        try await withDatabases { databases in
+            try await TestDatabases.execute("CREATE TABLE public.web_sessions (session_key text PRIMARY KEY, account_id bigint NOT NULL)", on: databases.platformURL)
+            #expect(try CommandRunner.run(["migrate", "--config", try CommandRunner.writeConfig(databases)]).status == 0)
+            func check(_ platformSession: String, lookupQuery: Bool = false) throws -> CommandRunner.Result {
+                let config = try CommandRunner.writeConfig(databases) { yaml in
+                    var yaml = yaml + "\nplatform_session: { cookie_name: app_session, query: \"\(platformSession)\" }\n"
+                    if lookupQuery {
+                        yaml = yaml.replacingOccurrences(of: "  table: public.accounts\n  columns: { id: id, login: login, email: email, name: full_name, password: password_hash, active: is_active }\n",
+                                                         with: "  lookup_query: \"SELECT id, login, email, full_name, password_hash, is_active FROM public.accounts WHERE lower(login) = lower($1)\"\n")
+                    }
+                    return yaml
+                }
+                return try CommandRunner.run(["check", "--config", config])
+            }
+            let good = try check("SELECT account_id FROM public.web_sessions WHERE session_key = $1")
+            #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
+            let typo = try check("SELECT account_id FROM public.web_session WHERE session_key = $1")
+            #expect(typo.status == 1)
+            #expect(typo.stdout.contains("platform_session.query: the query fails") && typo.stdout.contains("web_session"), "\(typo.stdout)")
+            let noLogin = try check("SELECT account_id FROM public.web_sessions WHERE session_key = $1", lookupQuery: true)
+            #expect(noLogin.stdout.contains("platform_session.query: returns 1 column(s); with directory.lookup_query it must return the user id and then the login"), "\(noLogin.stdout)")
+            let withLogin = try check("SELECT s.account_id, a.login FROM public.web_sessions s JOIN public.accounts a ON a.id = s.account_id WHERE session_key = $1", lookupQuery: true)
+            #expect(!withLogin.stdout.contains("platform_session.query"), "\(withLogin.stdout)")
+        }
+    }
+
     @Test func checkOnAnUnknownKeyOrUnreachableDatabaseFails() async throws {
         try await withDatabases { databases in
             let typo = try CommandRunner.writeConfig(databases) { $0.replacingOccurrences(of: "cookie_name:", with: "cookie_nmae:") }

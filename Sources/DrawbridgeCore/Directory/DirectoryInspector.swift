@@ -4,10 +4,13 @@ import PostgresNIO
 /// Checks that the directory mapping fits the platform's real table, for `drawbridge check` and start-up.
 public struct DirectoryInspector: Sendable {
     public let settings: DirectorySettings
+    /// The platform-session query runs on the same read-only connection, so it is checked here too.
+    public let platformSession: PlatformSessionSettings?
     public let logger: Logger
 
-    public init(settings: DirectorySettings, logger: Logger) {
+    public init(settings: DirectorySettings, platformSession: PlatformSessionSettings? = nil, logger: Logger) {
         self.settings = settings
+        self.platformSession = platformSession
         self.logger = logger
     }
 
@@ -19,13 +22,14 @@ public struct DirectoryInspector: Sendable {
         } catch {
             return [ConfigurationError("cannot connect to \(settings.url): \(PostgresErrorText.describe(error))", key: "directory.url")]
         }
-        let problems: [ConfigurationError]
+        var problems: [ConfigurationError]
         switch settings.source {
         case .table(let table, let columns):
             problems = await tableProblems(connection, table: table, columns: columns)
         case .lookupQuery(let sql):
             problems = await lookupQueryProblems(connection, sql: sql)
         }
+        if let platformSession { problems += await platformSessionProblems(connection, query: platformSession.query) }
         try? await connection.close()
         return problems
     }
@@ -38,6 +42,27 @@ public struct DirectoryInspector: Sendable {
             return []
         } catch {
             return [ConfigurationError("the query fails: \(PostgresErrorText.describe(error))", key: "directory.lookup_query")]
+        }
+    }
+
+    /// The query must run, and with a lookup_query directory it must also return the login (second column):
+    /// such a directory can only find a user by login. A RIGHT JOIN on one row yields one row of NULLs
+    /// whatever the query matches, so its columns can be counted without knowing a real cookie.
+    private func platformSessionProblems(_ connection: PostgresConnection, query: String) async -> [ConfigurationError] {
+        do {
+            var bindings = PostgresBindings()
+            bindings.append("drawbridge-start-up-check")
+            let sql = "SELECT s.*, true AS drawbridge_check FROM (SELECT * FROM (\(query)) AS q LIMIT 0) AS s RIGHT JOIN (SELECT 1) AS one ON true"
+            var columns = 0
+            for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) {
+                columns = Array(row).count - 1
+            }
+            if case .lookupQuery = settings.source, columns < 2 {
+                return [ConfigurationError("returns \(columns) column(s); with directory.lookup_query it must return the user id and then the login", key: "platform_session.query")]
+            }
+            return columns < 1 ? [ConfigurationError("returns no column; it must return the user id", key: "platform_session.query")] : []
+        } catch {
+            return [ConfigurationError("the query fails: \(PostgresErrorText.describe(error))", key: "platform_session.query")]
         }
     }
 

@@ -44,7 +44,7 @@ struct CheckCommand: AsyncParsableCommand {
         let checks = StartupChecks(configuration: configuration, logger: logger)
         var report = Report(ok: true, problems: [], pendingMigrations: [], passwordFormats: [])
 
-        report.problems += await DirectoryInspector(settings: configuration.directory, logger: logger).problems().map(\.description)
+        report.problems += await DirectoryInspector(settings: configuration.directory, platformSession: configuration.platformSession, logger: logger).problems().map(\.description)
         do {
             report.pendingMigrations = try await checks.pendingMigrations(applyingFirst: false).map { "\(String(format: "%04d", $0.version))_\($0.name)" }
         } catch {

@@ -9,7 +9,7 @@ struct StartupChecks {
 
     /// Problems as one-line messages; empty when the gateway may start.
     func run(applyMigrations: Bool) async -> [String] {
-        var problems = await DirectoryInspector(settings: configuration.directory, logger: logger).problems().map(\.description)
+        var problems = await DirectoryInspector(settings: configuration.directory, platformSession: configuration.platformSession, logger: logger).problems().map(\.description)
         do {
             let pending = try await pendingMigrations(applyingFirst: applyMigrations)
             if !pending.isEmpty {
