@@ -6,8 +6,9 @@ import Testing
 /// The whole cookie-SSO loop in a real browser: Debian's chromium, driven by Tests/e2e/browser/sso_browser_flow.py,
 /// through a real nginx running the production site file deploy/nginx/drawbridge.conf, against a live gateway.
 /// The driver's README (Tests/e2e/browser/README.md) lists every check; it needs chromium, chromium-driver,
-/// python3-selenium, nginx-light and openssl (scripts/install-deps.sh --tests). Serialized: two browsers at once on two
-/// cores make page loads slow enough to miss the sign-out timing the platform-first flow checks.
+/// python3-selenium, nginx-light and openssl (scripts/install-deps.sh --tests). Three flows: Drawbridge's own form,
+/// platform-first sign-in, and the platform backend's hand-off into the Mattermost launch link. Serialized: two
+/// browsers at once on two cores make page loads slow enough to miss the sign-out timing the platform-first flow checks.
 @Suite(.serialized) struct BrowserSSOTests {
     static let driver = CommandRunner.repositoryRoot + "/Tests/e2e/browser/sso_browser_flow.py"
 
@@ -22,6 +23,66 @@ import Testing
     /// answer, and the platform's sign-out (or its deleting the row) sends chat back to the form within seconds.
     @Test func signingInOnThePlatformOpensChatWithNoFormAndItsSignOutClosesIt() async throws {
         try await Self.runDriver(platformFirst: true)
+    }
+
+    /// The platform's backend hands alice over (`POST /api/v1/handoff` with a service token, through nginx) with
+    /// the Mattermost launch link as the redirect; the browser opens the one-time URL and must end in chat, signed
+    /// in, without ever seeing Drawbridge's form: hand-off → `/launch/mattermost` → Mattermost's
+    /// `/oauth/gitlab/login?id=<invite id>` → Drawbridge's `/oauth/authorize` (no page) → Mattermost's callback.
+    /// A second browser gets the "expired" page and no cookie. Mattermost is the contract server
+    /// (Tests/contract-servers/mattermost_contract_server.py, written from contracts/chat-servers.md §1 — a
+    /// stand-in, because Mattermost cannot run here), behind the production file's own chat server block (no
+    /// auth_request: Mattermost signs in through Drawbridge's OAuth itself).
+    @Test func aHandoffToTheMattermostLaunchLinkOpensChatSignedInWithNoForm() async throws {
+        let nginxPort = try Self.nginxPort()
+        let chatURL = "https://chat.example.test:\(nginxPort)"
+        let ssoURL = "https://sso.example.test:\(nginxPort)"
+        let publicURL = try PublicURL(parsing: ssoURL)
+        let nginx = try IPNetwork(parsing: "127.0.0.1/32")
+        // The browser reaches chat through nginx; its SiteURL (and so the redirect_uri it sends) says so.
+        let chat = try ContractServer(script: "mattermost_contract_server.py", arguments: ["--team", "town:off-topic", "--site-url", chatURL])
+        defer { chat.stop() }
+        try await OAuthTestSupport.withGateway(configure: { configuration in
+            configuration.publicURL = publicURL
+            configuration.session.cookieDomain = "example.test"
+            configuration.trustedProxies = [nginx]
+            // Drawbridge provisions over loopback (url); the launch link is where browsers reach chat (public_url).
+            var settings = MattermostConnector.Settings(url: chat.url, token: chat.adminToken, teams: ["town"], timeout: .seconds(3))
+            settings.publicURL = chatURL
+            configuration.provisioning = ProvisioningConfiguration(
+                connectors: [.mattermost(name: "mattermost", settings)],
+                settings: ProvisioningSettings(waitBudget: .seconds(2), maxAttempts: 5, concurrency: 2, pollInterval: .milliseconds(200))
+            )
+        }) { api, dependencies, _ in
+            let callback = chatURL + "/signup/gitlab/complete"
+            let secret = try #require(try await OAuthTestSupport.register(dependencies, id: "mattermost-sso", redirectURIs: [callback]))
+            // The browser is sent to the authorize endpoint through nginx; Mattermost calls the token and user
+            // endpoints itself, server to server, on Drawbridge's loopback address.
+            let gateway = "http://127.0.0.1:\(api.port)"
+            try await chat.control("config", [
+                "gitlab_enable": true, "gitlab_id": "mattermost-sso", "gitlab_secret": secret, "gitlab_auth_endpoint": ssoURL + "/oauth/authorize",
+                "gitlab_token_endpoint": gateway + "/oauth/token", "gitlab_user_api_endpoint": gateway + "/api/v4/user",
+            ])
+            let token = try await dependencies.serviceTokens.add(name: "platform")
+            let arguments = ["--drawbridge-port", "\(api.port)", "--nginx-port", "\(nginxPort)", "--username", "alice",
+                             "--expect-email", "alice@example.com", "--handoff-launch", "--service-token", token.value,
+                             "--mattermost-port", "\(chat.port)", "--launch-team", "town", "--oauth-client-id", "mattermost-sso"]
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("browser-e2e-\(UUID().uuidString)").path
+            let result = try await Self.run(arguments + ["--work-dir", work], logDirectory: work)
+            let output = "driver exit status \(result.status); work directory \(work)\n\(result.stdout)\n\(result.stderr)"
+            #expect(result.status == 0 && result.stdout.contains("\npassed: "), Comment(rawValue: output))
+            if result.status == 0 {
+                #expect(result.stdout.contains("ok: H6. and sets no cookie"), "the hand-off flow ran to its end")
+            }
+            // Independently of the driver: one Mattermost account for alice, linked to her platform id.
+            let accounts = try await chat.users().filter { $0["email"] as? String == "alice@example.com" }
+            #expect(accounts.count == 1, "\(accounts)")
+            #expect(accounts.first?["auth_service"] as? String == "gitlab" && accounts.first?["auth_data"] as? String == "1")
+            for line in result.stdout.split(separator: "\n") where line.hasPrefix("passed: ") {
+                print("BrowserSSOTests (hand-off launch): \(line)")
+            }
+            if result.status == 0 { try? FileManager.default.removeItem(atPath: work) }
+        }
     }
 
     static let webSessions = """

@@ -28,6 +28,13 @@ app_session cookie, no auth_request), and Drawbridge, configured with platform_s
 app_session, hash sha256, recheck_interval 1s), must open chat.example.test with no form and follow
 the platform's sign-out.
 
+With --handoff-launch (and --service-token, --mattermost-port) it runs the hand-off flow instead: the
+driver, as the platform's backend, asks POST /api/v1/handoff (through nginx) for a one-time URL whose
+redirect is the Mattermost launch link; chat.example.test is the production chat block passing requests
+to the Mattermost contract server (a stand-in), and the browser that opens the URL must end in chat,
+signed in, without any form, through exactly the expected redirect chain; a second browser gets the
+"expired" page and no cookie.
+
 Prints `ok: ...` per check and `passed: N checks ...`; on the first failure `FAIL: ...` with the
 browser's URL and page text, a screenshot (failure.png) and the page (failure.html) in the work
 directory, exit 1. Bad arguments or a missing tool: exit 2. nginx, the app, chromedriver and
@@ -37,12 +44,14 @@ nginx, the app and chromedriver still go, through PR_SET_PDEATHSIG).
 import argparse
 import ctypes
 import hashlib
+import http.client
 import json
 import os
 import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -255,17 +264,20 @@ PLATFORM_LOCATION = """location / {
     }"""
 
 
-def render_site(args, work, http_port, app_port, cert, key, platform_port=None):
+def render_site(args, work, http_port, app_port, cert, key, platform_port=None, mattermost_port=None):
     """deploy/nginx/drawbridge.conf for this test, changed only where a test on loopback must differ.
 
     1. deploy/nginx/test/render.sh substitutes listen ports, upstream ports, certificate paths and the
-       ACME root (no IPv6 listeners); the Mattermost upstream points at the test app.
+       ACME root (no IPv6 listeners); the Mattermost upstream points at the test app (with
+       --handoff-launch: at `mattermost_port`, the Mattermost contract server).
     2. example.com becomes example.test (a name reserved for tests, RFC 2606).
     3. The login URL nginx redirects to gets the test's port (https://sso.example.test:PORT/login...),
        since the browser does not reach nginx on 443.
     4. The chat server block (Mattermost, which signs in through OAuth itself) is replaced by a copy of
        the app server block with server_name chat.example.test: a second app behind auth_request,
-       passing requests to the `mattermost` upstream (the test app).
+       passing requests to the `mattermost` upstream (the test app). Not with --handoff-launch
+       (`mattermost_port` given): there the production chat block stays as it is (no auth_request;
+       Mattermost signs in through Drawbridge's OAuth itself) and passes requests to the contract server.
     5. Only with --platform-first (`platform_port` given): the `internal_app` upstream is the platform
        (platform_app.py), and the app block's `location /` only passes requests on (PLATFORM_LOCATION):
        app.example.test is the platform, which has its own sign-in.
@@ -273,7 +285,7 @@ def render_site(args, work, http_port, app_port, cert, key, platform_port=None):
     rendered = os.path.join(work, "site.render-sh.conf")
     cmd = [os.path.join(REPO, "deploy", "nginx", "test", "render.sh"), "--out", rendered,
            "--http-port", str(http_port), "--https-port", str(args.nginx_port),
-           "--drawbridge-port", str(args.drawbridge_port), "--mattermost-port", str(app_port),
+           "--drawbridge-port", str(args.drawbridge_port), "--mattermost-port", str(mattermost_port or app_port),
            "--app-port", str(platform_port or app_port), "--cert", cert, "--key", key,
            "--acme-root", os.path.join(work, "acme"), "--ipv6", "no", "--source", args.nginx_site]
     result = subprocess.run(cmd, capture_output=True, text=True)
@@ -300,6 +312,13 @@ def render_site(args, work, http_port, app_port, cert, key, platform_port=None):
     app_start, app_end = server_block(APP)
     chat_start, chat_end = server_block(CHAT)
     app_block, app_masked = text[app_start:app_end], masked[app_start:app_end]
+    if mattermost_port is not None:
+        # --handoff-launch: the production chat block, untouched: Mattermost behind nginx, no auth_request.
+        chat_masked = masked[chat_start:chat_end]
+        if "auth_request " in chat_masked or "proxy_pass http://mattermost;" not in chat_masked:
+            raise SetupFailed(f"{args.nginx_site}: the {CHAT} server block no longer passes requests to the "
+                              f"`mattermost` upstream without auth_request; update render_site() in {__file__}")
+        return text
     for needle in ("auth_request ", "error_page 401", f"{sso_origin}/login?rd="):
         if needle not in app_masked:
             raise SetupFailed(f"{args.nginx_site}: the {APP} server block has no `{needle}` any more; "
@@ -349,6 +368,7 @@ class Harness:
         self.chat_url = f"https://{authority(CHAT, self.port)}/"
         self.platform_url = f"https://{authority(APP, self.port)}/"
         self.nginx = self.app = self.platform = self.driver = self.reaper = None
+        self.certificate = None
         self.passed = 0
         self.step = "preflight"
         self.timings = {}
@@ -400,6 +420,17 @@ class Harness:
                               f"(public_url: {self.sso}, session.cookie_domain: {DOMAIN}, trusted_proxies: [127.0.0.1/32])")
         if port_open(self.port):
             raise SetupFailed(f"something already listens on 127.0.0.1:{self.port} (--nginx-port)")
+        if a.handoff_launch:
+            try:
+                config = self.mattermost_control("config")
+            except (urllib.error.URLError, OSError, ValueError) as e:
+                raise SetupFailed(f"the Mattermost contract server is not answering on 127.0.0.1:{a.mattermost_port} "
+                                  f"(--mattermost-port): {e}")
+            authorize = f"{self.sso}/oauth/authorize"
+            if not config.get("gitlab_enable") or config.get("gitlab_auth_endpoint") != authorize:
+                raise SetupFailed(f"the Mattermost contract server's GitLab settings must send browsers to {authorize} "
+                                  f"(gitlab_enable, gitlab_auth_endpoint); they are {config.get('gitlab_enable')!r}, "
+                                  f"{config.get('gitlab_auth_endpoint')!r}")
         if a.platform_first:
             if not shutil.which("psql"):
                 raise SetupFailed("psql not found (the platform stand-in uses it); apt-get install postgresql-client")
@@ -467,12 +498,14 @@ class Harness:
         if not a.platform_first:
             platform_port = None
         cert, key = self.make_certificate(os.path.join(d, "tls"))
+        self.certificate = cert
         self.start_app(app_port)
         if platform_port is not None:
             self.start_platform(platform_port)
 
         with open(os.path.join(d, "site.conf"), "w") as f:
-            f.write(render_site(a, d, http_port, app_port, cert, key, platform_port))
+            f.write(render_site(a, d, http_port, app_port, cert, key, platform_port,
+                                a.mattermost_port if a.handoff_launch else None))
         with open(os.path.join(HERE, "nginx.conf.template")) as f:
             conf = f.read()
         conf = conf.replace("@USER_DIRECTIVE@", "user root;" if os.geteuid() == 0 else "")
@@ -545,7 +578,10 @@ class Harness:
         ):
             options.add_argument(argument)
         options.set_capability("acceptInsecureCerts", True)
-        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console, CSP violations
+        logging_prefs = {"browser": "ALL"}  # console, CSP violations
+        if self.args.handoff_launch:
+            logging_prefs["performance"] = "ALL"  # CDP Network events: every hop of a redirect chain
+        options.set_capability("goog:loggingPrefs", logging_prefs)
         home = os.path.join(self.work, "home")
         self.reaper = subprocess.Popen([sys.executable, "-c", REAPER, self.profile, home],
                                        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, start_new_session=True)
@@ -726,6 +762,8 @@ class Harness:
 
         if a.platform_first:
             self.flow_platform_first()
+        elif a.handoff_launch:
+            self.flow_handoff_launch()
         else:
             self.flow_cookie_sso()
 
@@ -991,6 +1029,228 @@ class Harness:
                 f"{a.platform_cookie_name}")
         self.wait_for_chat_to_ask_for_the_form("P6. even so,", ended)
 
+    # ---- the hand-off flow (--handoff-launch) ----------------------------------------------------
+
+    def mattermost_control(self, path):
+        """The Mattermost contract server's test control API (/__contract__/…), straight on loopback."""
+        url = f"http://127.0.0.1:{self.args.mattermost_port}/__contract__/{path}"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return json.load(r)
+
+    def mattermost_accounts(self):
+        users = self.mattermost_control("state").get("users", {})
+        return list(users.values()) if isinstance(users, dict) else list(users)
+
+    def backend_request(self, method, host, path, body, token):
+        """The platform's backend calling https://HOST:PORT through nginx (TLS with SNI HOST, the test's
+        certificate as the only trusted one): (status, headers, body)."""
+        context = ssl.create_default_context(cafile=self.certificate)
+        port = self.port
+
+        class Loopback(http.client.HTTPSConnection):
+            def connect(conn):  # every *.example.test is nginx on 127.0.0.1, as for the browser
+                sock = socket.create_connection(("127.0.0.1", port), conn.timeout)
+                conn.sock = context.wrap_socket(sock, server_hostname=conn.host)
+
+        connection = Loopback(host, port, context=context, timeout=self.args.timeout)
+        try:
+            connection.request(method, path, body=json.dumps(body).encode(),
+                               headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                                        "Accept": "application/json"})
+            response = connection.getresponse()
+            return response.status, response.headers, response.read().decode("utf-8", "replace")
+        finally:
+            connection.close()
+
+    def navigation_hops(self):
+        """The top-level document requests since the last call, in order, from chromium's performance log
+        (CDP Network events): [{"url", "status", "location"}], one per hop of a redirect chain."""
+        hops, by_request = [], {}
+        for entry in self.driver.get_log("performance"):
+            try:
+                message = json.loads(entry["message"])["message"]
+            except (KeyError, ValueError):
+                continue
+            method, params = message.get("method"), message.get("params", {})
+            if params.get("type") != "Document":
+                continue
+            if method == "Network.requestWillBeSent":
+                redirect = params.get("redirectResponse")
+                previous = by_request.get(params.get("requestId"))
+                if redirect is not None and previous is not None and previous["status"] is None:
+                    previous["status"] = redirect.get("status")
+                    headers = {k.lower(): v for k, v in (redirect.get("headers") or {}).items()}
+                    previous["location"] = headers.get("location")
+                hop = {"url": params["request"]["url"], "status": None, "location": None}
+                hops.append(hop)
+                by_request[params.get("requestId")] = hop
+            elif method == "Network.responseReceived":
+                hop = by_request.get(params.get("requestId"))
+                if hop is not None and hop["status"] is None:
+                    hop["status"] = params["response"].get("status")
+        return hops
+
+    @staticmethod
+    def hop_text(hops):
+        return " -> ".join(f"{h['url']} [{h['status']}]" for h in hops)
+
+    def fetch_json(self, path):
+        """GET `path` from the current page with fetch() (the page's cookies): (status, parsed body or None)."""
+        result = self.driver.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            fetch(arguments[0], {credentials: "same-origin", headers: {"X-Requested-With": "XMLHttpRequest"}})
+                .then(r => r.text().then(t => done([r.status, t])))
+                .catch(e => done([0, String(e)]));""", path)
+        status, text = result
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, None
+
+    def flow_handoff_launch(self):
+        """Steps H1-H6: the platform's backend hands the user over, the browser opens the one-time URL,
+        which leads through the Mattermost launch link into chat, signed in, with no form."""
+        a = self.args
+        chat = f"https://{authority(CHAT, self.port)}"
+        redirect_to = f"/{a.launch_team}/channels/town-square"
+        launch = f"{self.sso}/launch/mattermost?redirect_to={quote(redirect_to, safe='')}"
+        final = chat + redirect_to
+        callback = f"{chat}/signup/gitlab/complete"
+
+        self.step = "H1. the platform's backend asks for a one-time URL"
+        teams = self.mattermost_control("state").get("teams", {})
+        teams = teams.values() if isinstance(teams, dict) else teams
+        town = [t for t in teams if t.get("name") == a.launch_team]
+        self.ok(len(town) == 1 and town[0].get("invite_id"), f"H1. Mattermost has the team {a.launch_team!r} with an invite id",
+                f"teams: {[t.get('name') for t in teams]}")
+        invite, team_id = town[0]["invite_id"], town[0]["id"]
+
+        def accounts():
+            return [u for u in self.mattermost_accounts()
+                    if u.get("username") == a.expect_remote_user
+                    or (a.expect_email is not None and (u.get("email") or "").lower() == a.expect_email.lower())]
+        self.ok(not accounts(), f"H1. no Mattermost account for {a.username} yet", f"{accounts()}")
+
+        status, headers, body = self.backend_request("POST", SSO, "/api/v1/handoff",
+                                                     {"user": a.username, "redirect": launch}, a.service_token)
+        self.ok(status == 201, f"H1. POST {self.sso}/api/v1/handoff (through nginx, Bearer service token) answers 201",
+                f"{status} {body[:300]}")
+        issued = json.loads(body)
+        one_time = issued.get("url") or ""
+        self.ok(re.fullmatch(re.escape(f"{self.sso}/handoff/") + r"[A-Za-z0-9_-]{20,}", one_time) is not None,
+                f"H1. with a one-time URL on {authority(SSO, self.port)} (what the browser reaches; nothing to rewrite)",
+                f"url={one_time!r}")
+        self.ok(issued.get("expires_in") == 60 and issued.get("user_id"), "H1. for 60 seconds, naming the user's id",
+                f"{issued}")
+        self.ok(headers.get("Cache-Control") == "no-store", "H1. Cache-Control: no-store",
+                f"Cache-Control={headers.get('Cache-Control')!r}")
+
+        self.step = "H2. the browser opens the one-time URL"
+        self.ok(not self.cookies(), "H2. the browser starts with no cookies at all", f"{self.cookies()}")
+        self.navigation_hops()  # forget what the browser did so far
+        self.go(one_time)
+        hops = self.navigation_hops()
+        self.ok(self.at(final), f"H2. the browser ends on {final} (Mattermost's page from redirect_to)",
+                f"{self.describe_page()}; hops: {self.hop_text(hops)}")
+        self.ok(not any(urlsplit(h["url"]).netloc == authority(SSO, self.port) and urlsplit(h["url"]).path == "/login"
+                        for h in hops) and self.login_form() is None,
+                "H2. Drawbridge's sign-in form was never shown (no hop to /login)", self.hop_text(hops))
+        expected = [(SSO, urlsplit(one_time).path, 303), (SSO, "/launch/mattermost", 302),
+                    (CHAT, "/oauth/gitlab/login", 302), (SSO, "/oauth/authorize", 302),
+                    (CHAT, "/signup/gitlab/complete", 307), (CHAT, redirect_to, None)]
+        got = [(urlsplit(h["url"]).hostname, urlsplit(h["url"]).path, h["status"]) for h in hops]
+        self.ok(len(got) == len(expected) and all(g[:2] == e[:2] and (e[2] is None or g[2] == e[2])
+                                                  for g, e in zip(got, expected))
+                and all(urlsplit(h["url"]).port == self.port and urlsplit(h["url"]).scheme == "https" for h in hops),
+                "H2. one redirect chain, all https through nginx: hand-off 303 -> launch link 302 -> Mattermost's "
+                "/oauth/gitlab/login 302 -> Drawbridge's /oauth/authorize 302 (no page) -> "
+                "/signup/gitlab/complete 307 -> the chat page", self.hop_text(hops))
+        launch_hop, start_hop, authorize_hop = hops[1], hops[2], hops[3]
+        self.ok(launch_hop["url"] == launch, f"H2. the hand-off sent the browser to the launch link {launch}",
+                launch_hop["url"])
+        start = parse_qs(urlsplit(start_hop["url"]).query)
+        self.ok(start.get("id") == [invite], f"H2. the launch link carries id={invite} (the invite id of team "
+                                             f"{a.launch_team!r})", start_hop["url"])
+        self.ok(start.get("redirect_to") == [redirect_to], f"H2. and redirect_to={redirect_to}", start_hop["url"])
+        authorize = parse_qs(urlsplit(authorize_hop["url"]).query)
+        self.ok(authorize.get("client_id") == [a.oauth_client_id] and authorize.get("redirect_uri") == [callback]
+                and authorize.get("response_type") == ["code"],
+                f"H2. Mattermost asked Drawbridge for a code for client {a.oauth_client_id} with redirect_uri {callback}",
+                authorize_hop["url"])
+        self.ok(urlsplit(authorize_hop["location"] or "").netloc == authority(CHAT, self.port)
+                and "code" in parse_qs(urlsplit(authorize_hop["location"] or "").query),
+                "H2. and got one at once, without any page", f"Location={authorize_hop['location']!r}")
+
+        self.step = "H3. cookies"
+        found = self.session_cookies()
+        self.ok(len(found) == 1, f"H3. exactly one {a.cookie_name} cookie (set by the one-time URL)", f"{self.cookies()}")
+        cookie = found[0]
+        self.ok(cookie["domain"] in (f".{DOMAIN}", DOMAIN), f"H3. {a.cookie_name} has Domain={DOMAIN}",
+                f"domain={cookie['domain']!r}")
+        self.ok(cookie["path"] == "/", "H3. Path=/", f"path={cookie['path']!r}")
+        self.ok(cookie["secure"] is True, "H3. Secure")
+        self.ok(cookie["httpOnly"] is True, "H3. HttpOnly")
+        self.ok(cookie.get("sameSite") == "Lax", "H3. SameSite=Lax", f"sameSite={cookie.get('sameSite')!r}")
+        self.ok(not cookie.get("session", False) and cookie.get("expires", -1) > time.time() + 60,
+                "H3. persistent (Max-Age), not a browser-session cookie", f"expires={cookie.get('expires')}")
+        mm = {c["name"]: c for c in self.cookies() if c["name"] in ("MMAUTHTOKEN", "MMUSERID", "MMOAUTH")}
+        self.ok("MMAUTHTOKEN" in mm and "MMUSERID" in mm and "MMOAUTH" not in mm,
+                "H3. Mattermost signed the browser in: MMAUTHTOKEN and MMUSERID set (MMOAUTH spent)", f"{mm}")
+        self.ok(all(mm[n]["domain"] == CHAT and mm[n]["secure"] for n in ("MMAUTHTOKEN", "MMUSERID"))
+                and mm["MMAUTHTOKEN"]["httpOnly"],
+                f"H3. both host-only on {CHAT} and Secure (nginx's X-Forwarded-Proto: https), MMAUTHTOKEN HttpOnly",
+                f"{mm}")
+        scripts_see = self.driver.execute_script("return document.cookie") or ""
+        self.ok(a.cookie_name not in scripts_see and "MMAUTHTOKEN" not in scripts_see,
+                f"H3. page scripts on chat see neither {a.cookie_name} nor MMAUTHTOKEN", scripts_see)
+
+        self.step = "H4. signed in to chat"
+        status, me = self.fetch_json("/api/v4/users/me")
+        self.ok(status == 200 and isinstance(me, dict), f"H4. GET {chat}/api/v4/users/me in the browser answers 200",
+                f"{status} {me}")
+        self.ok(me.get("username") == a.expect_remote_user and me.get("auth_service") == "gitlab",
+                f"H4. as {a.expect_remote_user}, a GitLab-SSO account", f"{me}")
+        if a.expect_email is not None:
+            self.ok((me.get("email") or "").lower() == a.expect_email.lower(), f"H4. with email {a.expect_email}", f"{me}")
+        self.ok(me.get("id") == mm["MMUSERID"]["value"], "H4. the account MMUSERID names",
+                f"id={me.get('id')!r} MMUSERID={mm['MMUSERID']['value']!r}")
+        found = accounts()
+        self.ok(len(found) == 1 and found[0]["id"] == me["id"], "H4. Mattermost has exactly one account for the user",
+                f"{[(u.get('id'), u.get('username'), u.get('email')) for u in found]}")
+        self.ok(found[0].get("auth_data") == str(issued["user_id"]),
+                f"H4. linked to the platform user (auth_data {issued['user_id']}, the hand-off's user_id)",
+                f"auth_data={found[0].get('auth_data')!r}")
+        members = self.mattermost_control("state").get("team_members", [])
+        self.ok(any(m.get("user_id") == me["id"] and m.get("team_id") == team_id for m in members),
+                f"H4. and is a member of team {a.launch_team!r}")
+
+        self.step = "H5. the same browser opens the one-time URL again"
+        session_value = cookie["value"]
+        self.navigation_hops()
+        self.go(one_time)
+        hops = self.navigation_hops()
+        self.ok(self.at(final) and hops and hops[0]["status"] == 303 and self.login_form() is None,
+                "H5. a reload by the browser it signed in goes on to chat again (303, no form)",
+                f"{self.describe_page()}; hops: {self.hop_text(hops)}")
+        again = self.session_cookies()
+        self.ok(len(again) == 1 and again[0]["value"] == session_value,
+                f"H5. with the same {a.cookie_name} (no second session)", f"{again}")
+        self.ok(len(accounts()) == 1, "H5. and still one Mattermost account")
+
+        self.step = "H6. the one-time URL in a fresh browser"
+        self.driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+        self.ok(not self.cookies(), "H6. every cookie cleared (another browser, as far as Drawbridge can tell)",
+                f"{self.cookies()}")
+        self.navigation_hops()
+        self.go(one_time)
+        hops = self.navigation_hops()
+        self.ok(self.at(one_time) and len(hops) == 1 and hops[0]["status"] == 400,
+                "H6. the one-time URL answers 400 and sends the browser nowhere",
+                f"{self.describe_page()}; hops: {self.hop_text(hops)}")
+        self.ok(self.text_of("h1") == "This sign-in link has expired",
+                "H6. the page says “This sign-in link has expired”", f"h1={self.text_of('h1')!r}")
+        self.ok(not self.cookies(), "H6. and sets no cookie", f"{self.cookies()}")
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -1000,7 +1260,7 @@ def main():
     parser.add_argument("--work-dir", required=True,
                         help="nginx's files, the browser profile, logs and failure screenshots go here (created if missing)")
     parser.add_argument("--username", required=True, help="a platform login whose password is --password")
-    parser.add_argument("--password", required=True)
+    parser.add_argument("--password", help="required except with --handoff-launch (which signs in without a form)")
     parser.add_argument("--wrong-password", help="default: --password with '-wrong' appended")
     parser.add_argument("--expect-remote-user", help="the Remote-User the apps must see (default: --username; "
                         "Drawbridge sends the chat-safe username: lowercased, [a-z0-9._-])")
@@ -1021,10 +1281,30 @@ def main():
     parser.add_argument("--platform-cookie-name", default="app_session", help="the platform's cookie (default %(default)s)")
     parser.add_argument("--platform-signout-within", type=float, default=3.0,
                         help="with --platform-first: seconds a platform sign-out may take to reach chat (default %(default)s)")
+    parser.add_argument("--handoff-launch", action="store_true",
+                        help="run the hand-off flow instead: the platform's backend asks POST /api/v1/handoff for a "
+                        "one-time URL to /launch/mattermost, the browser opens it and must end in Mattermost (the "
+                        "contract server on --mattermost-port, behind the production chat block), signed in, no form")
+    parser.add_argument("--service-token", help="with --handoff-launch: a Drawbridge service token (dbt_…)")
+    parser.add_argument("--mattermost-port", type=int, help="with --handoff-launch: the Mattermost contract server "
+                        "(Tests/contract-servers/mattermost_contract_server.py) on 127.0.0.1, started with "
+                        "--site-url https://chat.example.test:NGINX_PORT and GitLab SSO pointing at Drawbridge")
+    parser.add_argument("--launch-team", default="town", help="with --handoff-launch: the Mattermost team whose invite "
+                        "id the launch link must carry (the connector's launch_team or first team; default %(default)s)")
+    parser.add_argument("--oauth-client-id", default="mattermost-sso",
+                        help="with --handoff-launch: Mattermost's OAuth client id at Drawbridge (default %(default)s)")
     args = parser.parse_args()
+    if args.platform_first and args.handoff_launch:
+        parser.error("--platform-first and --handoff-launch are different flows; pick one")
+    if args.handoff_launch and (not args.service_token or not args.mattermost_port):
+        parser.error("--handoff-launch needs --service-token and --mattermost-port")
+    if not args.handoff_launch and args.password is None:
+        parser.error("--password is required (except with --handoff-launch)")
+    if args.password is None:
+        args.password = ""
     args.wrong_password = args.wrong_password if args.wrong_password is not None else args.password + "-wrong"
     args.expect_remote_user = args.expect_remote_user or args.username
-    if args.wrong_password == args.password:
+    if args.wrong_password == args.password and not args.handoff_launch:
         parser.error("--wrong-password must differ from --password")
     if args.platform_first and not args.platform_database_url:
         parser.error("--platform-first needs --platform-database-url")
