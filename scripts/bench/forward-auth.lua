@@ -3,7 +3,8 @@
 --
 -- Environment (set by scripts/bench/forward-auth.sh):
 --   BENCH_SESSIONS     file of drawbridge_session cookie values, one per line; thread i uses the
---                      lines i, i + threads, ... round-robin (different users). Unset or empty:
+--                      lines i, i + threads, ... round-robin (different users; with fewer lines than
+--                      threads, every thread uses all of them). Unset or empty:
 --                      no Cookie header at all (anonymous requests, which must get 401).
 --   BENCH_COOKIE_NAME  cookie name (default drawbridge_session)
 --   BENCH_THREADS      wrk -t (to split the sessions file)
@@ -27,14 +28,17 @@ function init(args)
     if anonymous then return end
     local nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
     cookies = {}
-    local i = 0
+    local all, i = {}, 0
     for line in io.lines(path) do
         if line ~= "" then
+            table.insert(all, name .. "=" .. line)
             if (i % nthreads) + 1 == id then table.insert(cookies, name .. "=" .. line) end
             i = i + 1
         end
     end
-    if #cookies == 0 then error("no sessions for thread " .. id) end
+    if #all == 0 then error("no sessions in " .. path) end
+    -- Fewer sessions than threads (the one-session diagnostic): every thread uses all of them.
+    if #cookies == 0 then cookies = all end
 end
 
 function request()

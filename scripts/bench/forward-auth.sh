@@ -17,6 +17,9 @@
 #   1. direct:    GET /auth/verify on replica A                     (200 expected)
 #   2. nginx:     GET /app/page.txt through nginx -> auth_request  (200 expected)
 #   3. anonymous: GET /app/page.txt through nginx without a cookie (401 expected)
+# and two diagnostics ("single"), direct at the steady count: ONE session cookie for every request (the
+# 1 s session and user caches then miss once a second in all, not once a second per session), and no
+# cookie at all (401: what Drawbridge costs without any session work).
 # For every run: req/s of the expected status, wrk's p50/p99/max, other statuses, socket errors; the CPU
 # split between replica A, replica B, nginx, postgres, wrk and everything else; requests per replica
 # (from each replica's /metrics); and what the databases saw (pg_stat_statements calls per statement,
@@ -35,6 +38,8 @@
 #   BENCH_NGINX_WORKERS       nginx worker_processes (default auto = one per core)
 #   BENCH_QUIET_MAX           % of the machine other work may use before a run (default 10)
 #   BENCH_QUIET_WAIT          seconds the whole run may wait for a quiet machine (default 1200)
+#   BENCH_RUNS                which measurements to make, any of "direct nginx anon single" (default all;
+#                             they always run in that order)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
@@ -53,6 +58,8 @@ THREADS="${BENCH_THREADS:-2}"
 NGINX_WORKERS="${BENCH_NGINX_WORKERS:-auto}"
 QUIET_MAX="${BENCH_QUIET_MAX:-10}"
 QUIET_WAIT="${BENCH_QUIET_WAIT:-1200}"
+RUNS="${BENCH_RUNS:-direct nginx anon single}"
+for r in $RUNS; do [[ " direct nginx anon single " == *" $r "* ]] || die "BENCH_RUNS: unknown measurement '$r'"; done
 CORES="$(nproc)"
 PASSWORD="bench-pw"
 positive BENCH_USERS "$USERS"; positive BENCH_SESSIONS "$NSESSIONS"; positive BENCH_DURATION "$DURATION"
@@ -467,21 +474,40 @@ env BENCH_THREADS="$THREADS" BENCH_SESSIONS="$OUT/sessions.txt" \
     wrk -t "$THREADS" -c "$STEADY" -d 5s -s "$BENCH/forward-auth.lua" "$URL_NGINX/app/page.txt" >"$OUT/wrk-warmup.txt" 2>&1 || true
 sleep 2
 
-for c in "$STEADY" "$BURST"; do
-    step "direct: GET /auth/verify on replica A, wrk -c $c for ${DURATION}s"
-    run_wrk "direct-c$c" "$c" "$URL_A/auth/verify" BENCH_SESSIONS="$OUT/sessions.txt"
-    report "direct-c$c" 200
-done
-for c in "$STEADY" "$BURST"; do
-    step "nginx: GET /app/page.txt (auth_request -> both replicas), wrk -c $c for ${DURATION}s"
-    run_wrk "nginx-c$c" "$c" "$URL_NGINX/app/page.txt" BENCH_SESSIONS="$OUT/sessions.txt"
-    report "nginx-c$c" 200
-done
-for c in "$STEADY" "$BURST"; do
-    step "anonymous: GET /app/page.txt through nginx without a cookie, wrk -c $c for ${DURATION}s"
-    run_wrk "anon-c$c" "$c" "$URL_NGINX/app/page.txt" BENCH_SESSIONS=
-    report "anon-c$c" 401
-done
+want() { [[ " $RUNS " == *" $1 "* ]]; }
+if want direct; then
+    for c in "$STEADY" "$BURST"; do
+        step "direct: GET /auth/verify on replica A, wrk -c $c for ${DURATION}s"
+        run_wrk "direct-c$c" "$c" "$URL_A/auth/verify" BENCH_SESSIONS="$OUT/sessions.txt"
+        report "direct-c$c" 200
+    done
+fi
+if want nginx; then
+    for c in "$STEADY" "$BURST"; do
+        step "nginx: GET /app/page.txt (auth_request -> both replicas), wrk -c $c for ${DURATION}s"
+        run_wrk "nginx-c$c" "$c" "$URL_NGINX/app/page.txt" BENCH_SESSIONS="$OUT/sessions.txt"
+        report "nginx-c$c" 200
+    done
+fi
+if want anon; then
+    for c in "$STEADY" "$BURST"; do
+        step "anonymous: GET /app/page.txt through nginx without a cookie, wrk -c $c for ${DURATION}s"
+        run_wrk "anon-c$c" "$c" "$URL_NGINX/app/page.txt" BENCH_SESSIONS=
+        report "anon-c$c" 401
+    done
+fi
+# Diagnostics: one session for every request, so the 1 s caches miss once a second in all (not
+# BENCH_SESSIONS times): the difference to direct-c$STEADY is what the cache misses cost; and no cookie,
+# the same route without any session work.
+if want single; then
+    head -n 1 "$OUT/sessions.txt" >"$OUT/sessions-one.txt"
+    step "single: GET /auth/verify on replica A with ONE session cookie, wrk -c $STEADY for ${DURATION}s"
+    run_wrk "single-c$STEADY" "$STEADY" "$URL_A/auth/verify" BENCH_SESSIONS="$OUT/sessions-one.txt"
+    report "single-c$STEADY" 200
+    step "single: GET /auth/verify on replica A with NO cookie, wrk -c $STEADY for ${DURATION}s"
+    run_wrk "direct-anon-c$STEADY" "$STEADY" "$URL_A/auth/verify" BENCH_SESSIONS=
+    report "direct-anon-c$STEADY" 401
+fi
 
 # --- wrap up ----------------------------------------------------------------------------------------
 curl -fsS -o "$OUT/metrics-a.txt" "$URL_A/metrics" || true
