@@ -12,6 +12,7 @@ public final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sen
     }
 
     private let entries = Mutex<[Key: Entry]>([:])
+    private let loads = Mutex<[Key: Task<Value, any Error>]>([:])
     public let lifetime: Duration
     public let capacity: Int
 
@@ -31,10 +32,13 @@ public final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sen
         }
     }
 
-    public func store(_ value: Value, for key: Key, notAfter deadline: ContinuousClock.Instant? = nil) {
+    /// `jitter` shortens the entry's life by up to a fifth, at random, so entries loaded together (a warm-up,
+    /// a burst) do not all expire in the same instant and miss together again.
+    public func store(_ value: Value, for key: Key, notAfter deadline: ContinuousClock.Instant? = nil, jitter: Bool = false) {
         guard lifetime > .zero else { return }
         let now = ContinuousClock.now
         var expires = now + lifetime
+        if jitter { expires -= lifetime * Double.random(in: 0..<0.2) }
         if let deadline, deadline < expires { expires = deadline }
         entries.withLock { entries in
             if entries.count >= capacity {
@@ -54,11 +58,21 @@ public final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sen
         entries.withLock { $0.removeAll(keepingCapacity: true) }
     }
 
-    /// Cached value or `load()`'s, which is then kept.
-    public func value(for key: Key, load: () async throws -> Value) async rethrows -> Value {
+    /// Cached value or `load()`'s, which is then kept. Requests that miss together share one load: when a hot
+    /// entry expires under a burst, the database sees one read for it, not one per request in flight.
+    public func value(for key: Key, load: @escaping @Sendable () async throws -> Value) async throws -> Value {
         if let cached = value(for: key) { return cached }
-        let loaded = try await load()
-        store(loaded, for: key)
+        let (task, isLeader) = loads.withLock { loads in
+            if let running = loads[key] { return (running, false) }
+            let task = Task { try await load() }
+            loads[key] = task
+            return (task, true)
+        }
+        guard isLeader else { return try await task.value }
+        // Stored before the load is forgotten, so a request arriving in between finds one or the other.
+        defer { _ = loads.withLock { $0.removeValue(forKey: key) } }
+        let loaded = try await task.value
+        store(loaded, for: key, jitter: true)
         return loaded
     }
 }
