@@ -94,6 +94,12 @@ case "${DRAWBRIDGE_BUILD:-debug}" in
     *) die "DRAWBRIDGE_BUILD must be 'debug' or 'release', got '$DRAWBRIDGE_BUILD'" ;;
 esac
 
+QUICKSTART_BIN="${DRAWBRIDGE_QUICKSTART_BIN:-}"
+QUICKSTART_KEK_FILE="${DRAWBRIDGE_QUICKSTART_KEK_FILE:-}"
+# The quickstart's own settings are not Drawbridge's: the binary would warn about each one it sees.
+unset DRAWBRIDGE_QUICKSTART_STATE_DIR DRAWBRIDGE_QUICKSTART_HOST DRAWBRIDGE_QUICKSTART_PORT DRAWBRIDGE_QUICKSTART_CHAT_PORT \
+    DRAWBRIDGE_QUICKSTART_PLATFORM_PORT DRAWBRIDGE_QUICKSTART_BIN DRAWBRIDGE_QUICKSTART_KEK_FILE DRAWBRIDGE_BUILD
+
 cd "$ROOT"
 
 # --- privileges ---------------------------------------------------------------
@@ -205,7 +211,7 @@ secret() {
 # The key-encryption key lives beside the machine-wide database it protects, not in the checkout: a second
 # checkout on the same machine shares the `drawbridge` database, and a key of its own could not open the
 # signing keys already sealed there. A checkout's older per-checkout key is moved there on first use.
-KEK_FILE="${DRAWBRIDGE_QUICKSTART_KEK_FILE:-${XDG_DATA_HOME:-${HOME:-/root}/.local/share}/drawbridge-quickstart/keys-encryption-key}"
+KEK_FILE="${QUICKSTART_KEK_FILE:-${XDG_DATA_HOME:-${HOME:-/root}/.local/share}/drawbridge-quickstart/keys-encryption-key}"
 kek() {
     local file="$KEK_FILE" value
     (umask 077 && mkdir -p "$(dirname "$file")") || die "could not create $(dirname "$file")"
@@ -301,8 +307,8 @@ GRANT USAGE ON SCHEMA public TO platform_ro;
 GRANT SELECT ON public.accounts TO platform_ro;
 EOF
 
-if [[ -n "${DRAWBRIDGE_QUICKSTART_BIN:-}" ]]; then
-    BIN="$DRAWBRIDGE_QUICKSTART_BIN"
+if [[ -n "$QUICKSTART_BIN" ]]; then
+    BIN="$QUICKSTART_BIN"
     step "Using drawbridge binary $BIN (DRAWBRIDGE_QUICKSTART_BIN)"
 else
     step "Building drawbridge ($BUILD_NAME)"
@@ -419,7 +425,7 @@ Drawbridge quickstart is ready.
 EOF
 
 if ((SERVE == 0)); then
-    printf '\nNot serving (--no-serve). Start it with:\n  %q serve --config %q\n' "$BIN" "$CONFIG"
+    printf '\nNot serving (--no-serve). Run deploy/quickstart.sh again without it for the whole loop, or start\nonly the gateway with:\n  %q serve --config %q\n' "$BIN" "$CONFIG"
     exit 0
 fi
 
