@@ -62,8 +62,7 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
             directory: dependencies.directory, store: dependencies.handoffs, redirects: redirects, publicURL: configuration.publicURL,
             logger: Logger(label: "drawbridge.handoff")
         ),
-        tokens: dependencies.serviceTokens, directory: dependencies.directory, sessions: dependencies.sessions, cookies: cookies,
-        pages: pages, provisioning: dependencies.provisioning
+        tokens: dependencies.serviceTokens, directory: dependencies.directory, flow: flow, pages: pages
     ).addRoutes(to: router)
     LaunchController(connectors: dependencies.provisioning?.provisioner.connectors ?? [:], pages: pages).addRoutes(to: router)
     let clientAuthentication = ClientAuthentication(clients: oauth.clients)

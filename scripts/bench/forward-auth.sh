@@ -116,74 +116,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 129' HUP
 
-# --- binary ----------------------------------------------------------------------------------
-if [[ -n "${DRAWBRIDGE_BENCH_BIN:-}" ]]; then
-    BIN="$DRAWBRIDGE_BENCH_BIN"
-else
-    step "Building drawbridge (release, --scratch-path .build-release)"
-    (cd "$ROOT" && swift build -c release --product drawbridge --scratch-path .build-release) || die "release build failed"
-    BIN="$(cd "$ROOT" && swift build -c release --scratch-path .build-release --show-bin-path)/drawbridge"
-fi
-[[ -x "$BIN" ]] || die "drawbridge binary not found at $BIN"
-ENV_CLEAN=()
-while IFS= read -r name; do ENV_CLEAN+=(-u "$name"); done < <(compgen -e | grep '^DRAWBRIDGE_' || true)
-drawbridge() { env "${ENV_CLEAN[@]}" "$BIN" "$@"; }
-
-# --- PostgreSQL with pg_stat_statements (as oauth.sh) ------------------------------------------------
-step "Starting throwaway PostgreSQL"
-PG_DIR="$OUT/pg"
-mkdir "$PG_DIR"
-bash "$ROOT/scripts/test-postgres.sh" start "$PG_DIR" >"$OUT/postgres.url"
-PG_PORT="$(cat "$PG_DIR/port")"
-sql() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "$1"; }
-sqlv() { psql -X -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "$1" -c "$2"; }
-step "Enabling pg_stat_statements (ALTER SYSTEM + restart; pg_ctl keeps the start options)"
-sqlv postgres "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
-PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
-if ((EUID == 0)); then
-    (cd "$PG_DIR" && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 restart >/dev/null)
-else
-    (cd "$PG_DIR" && "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 restart >/dev/null)
-fi
-[[ "$(sqlv postgres 'SHOW shared_preload_libraries')" == *pg_stat_statements* ]] || die "pg_stat_statements not preloaded"
-PG_VERSION="$(sqlv postgres 'SHOW server_version')"
-step "PostgreSQL $PG_VERSION on 127.0.0.1:$PG_PORT"
-
-sql postgres <<'EOF'
-CREATE ROLE drawbridge LOGIN;
-CREATE ROLE platform_ro LOGIN;
-ALTER ROLE platform_ro SET default_transaction_read_only = on;
-CREATE DATABASE drawbridge OWNER drawbridge;
-CREATE DATABASE platform_bench;
-REVOKE ALL ON DATABASE platform_bench FROM PUBLIC;
-GRANT CONNECT ON DATABASE platform_bench TO platform_ro;
-EOF
-sqlv drawbridge 'CREATE EXTENSION pg_stat_statements' >/dev/null
-sqlv platform_bench 'CREATE EXTENSION pg_stat_statements' >/dev/null
-
-HASH="$(printf '%s' "$PASSWORD" | drawbridge password hash --format bcrypt --cost 4)"
-[[ "$HASH" == '$2b$04$'* ]] || die "unexpected hash $HASH"
-step "Creating platform_bench.public.accounts with $USERS users (one bcrypt cost-4 hash)"
-sql platform_bench <<EOF
-CREATE TABLE public.accounts (
-    id            bigserial PRIMARY KEY,
-    login         text NOT NULL UNIQUE,
-    email         text NOT NULL UNIQUE,
-    full_name     text NOT NULL,
-    password_hash text,
-    is_active     boolean NOT NULL DEFAULT true,
-    created_at    timestamptz NOT NULL DEFAULT now()
-);
-INSERT INTO public.accounts (login, email, full_name, password_hash, is_active)
-SELECT 'user' || n, 'user' || n || '@bench.example.com', 'Bench User ' || n, '$HASH', true
-FROM generate_series(1, $USERS) AS n;
-CREATE INDEX accounts_lower_login ON public.accounts (lower(login));
-CREATE INDEX accounts_lower_email ON public.accounts (lower(email));
-ANALYZE public.accounts;
-REVOKE ALL ON SCHEMA public FROM platform_ro;
-GRANT USAGE ON SCHEMA public TO platform_ro;
-GRANT SELECT ON public.accounts TO platform_ro;
-EOF
+# --- binary, PostgreSQL with pg_stat_statements, platform users (lib.sh) ---------------------------
+bench_binary
+bench_postgres
+bench_accounts "$USERS" "$PASSWORD"
 
 # --- two Drawbridge replicas --------------------------------------------------------------------
 free_port() {

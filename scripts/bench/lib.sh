@@ -1,4 +1,4 @@
-# Helpers shared by the benchmark scripts (run.sh, oauth.sh); sourced, not run.
+# Helpers shared by the benchmark scripts (run.sh, oauth.sh, forward-auth.sh); sourced, not run.
 # Callers set PROG, BENCH, OUT, SERVER_PID, CORES, QUIET_MAX, QUIET_WAIT, BACKGROUND_PIDS and define
 # check_server before calling the functions that use them.
 # shellcheck shell=bash
@@ -87,3 +87,87 @@ wrk_errors() { sed -n 's/^ *Socket errors: *//p' "$1"; }
 per_second() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", ((s > 0) ? n / s : 0) }'; }
 
 latency_pct() { awk -v p="$1" '$1 == p { print $2 }' "$2"; }
+
+# --- set-up shared by oauth.sh and forward-auth.sh ------------------------------------------------
+# Callers set ROOT and OUT, and PG_DIR="" for their cleanup trap.
+
+# bench_binary: BIN is $DRAWBRIDGE_BENCH_BIN or a release build in .build-release; `drawbridge …` runs it
+# without the caller's DRAWBRIDGE_* environment (benchmark knobs, not Drawbridge settings).
+bench_binary() {
+    if [[ -n "${DRAWBRIDGE_BENCH_BIN:-}" ]]; then
+        BIN="$DRAWBRIDGE_BENCH_BIN"
+    else
+        step "Building drawbridge (release, --scratch-path .build-release)"
+        (cd "$ROOT" && swift build -c release --product drawbridge --scratch-path .build-release) || die "release build failed"
+        BIN="$(cd "$ROOT" && swift build -c release --scratch-path .build-release --show-bin-path)/drawbridge"
+    fi
+    [[ -x "$BIN" ]] || die "drawbridge binary not found at $BIN"
+    ENV_CLEAN=()
+    while IFS= read -r name; do ENV_CLEAN+=(-u "$name"); done < <(compgen -e | grep '^DRAWBRIDGE_' || true)
+    drawbridge() { env "${ENV_CLEAN[@]}" "$BIN" "$@"; }
+}
+
+# bench_postgres: a throwaway PostgreSQL in $OUT/pg with pg_stat_statements preloaded, roles drawbridge and
+# platform_ro (read-only), databases drawbridge and platform_bench; sets PG_DIR, PG_PORT, PG_VERSION and
+# defines `sql DB` (SQL on stdin) and `sqlv DB SQL` (one value).
+bench_postgres() {
+    step "Starting throwaway PostgreSQL"
+    PG_DIR="$OUT/pg"
+    mkdir "$PG_DIR"
+    bash "$ROOT/scripts/test-postgres.sh" start "$PG_DIR" >"$OUT/postgres.url"
+    PG_PORT="$(cat "$PG_DIR/port")"
+    sql() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "$1"; }
+    sqlv() { psql -X -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "$1" -c "$2"; }
+    step "Enabling pg_stat_statements (ALTER SYSTEM + restart; pg_ctl keeps the start options)"
+    sqlv postgres "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
+    PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+    if ((EUID == 0)); then
+        (cd "$PG_DIR" && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 restart >/dev/null)
+    else
+        (cd "$PG_DIR" && "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 restart >/dev/null)
+    fi
+    [[ "$(sqlv postgres 'SHOW shared_preload_libraries')" == *pg_stat_statements* ]] || die "pg_stat_statements not preloaded"
+    PG_VERSION="$(sqlv postgres 'SHOW server_version')"
+    step "PostgreSQL $PG_VERSION on 127.0.0.1:$PG_PORT"
+
+    sql postgres <<'EOF'
+CREATE ROLE drawbridge LOGIN;
+CREATE ROLE platform_ro LOGIN;
+ALTER ROLE platform_ro SET default_transaction_read_only = on;
+CREATE DATABASE drawbridge OWNER drawbridge;
+CREATE DATABASE platform_bench;
+REVOKE ALL ON DATABASE platform_bench FROM PUBLIC;
+GRANT CONNECT ON DATABASE platform_bench TO platform_ro;
+EOF
+    sqlv drawbridge 'CREATE EXTENSION pg_stat_statements' >/dev/null
+    sqlv platform_bench 'CREATE EXTENSION pg_stat_statements' >/dev/null
+}
+
+# bench_accounts USERS PASSWORD: platform_bench.public.accounts with USERS users sharing one bcrypt cost-4
+# hash of PASSWORD (sign-in cost is not what these benchmarks measure), readable by platform_ro.
+bench_accounts() {
+    local users="$1" password="$2" hash
+    hash="$(printf '%s' "$password" | drawbridge password hash --format bcrypt --cost 4)"
+    [[ "$hash" == '$2b$04$'* ]] || die "unexpected hash $hash"
+    step "Creating platform_bench.public.accounts with $users users (one bcrypt cost-4 hash)"
+    sql platform_bench <<EOF
+CREATE TABLE public.accounts (
+    id            bigserial PRIMARY KEY,
+    login         text NOT NULL UNIQUE,
+    email         text NOT NULL UNIQUE,
+    full_name     text NOT NULL,
+    password_hash text,
+    is_active     boolean NOT NULL DEFAULT true,
+    created_at    timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO public.accounts (login, email, full_name, password_hash, is_active)
+SELECT 'user' || n, 'user' || n || '@bench.example.com', 'Bench User ' || n, '$hash', true
+FROM generate_series(1, $users) AS n;
+CREATE INDEX accounts_lower_login ON public.accounts (lower(login));
+CREATE INDEX accounts_lower_email ON public.accounts (lower(email));
+ANALYZE public.accounts;
+REVOKE ALL ON SCHEMA public FROM platform_ro;
+GRANT USAGE ON SCHEMA public TO platform_ro;
+GRANT SELECT ON public.accounts TO platform_ro;
+EOF
+}

@@ -9,12 +9,21 @@ public protocol ChatLaunching: Sendable {
     func launchURL(redirectTo: String?, logger: Logger) async throws(ConnectorError) -> String
 }
 
+/// A connector's settings with an API address and, optionally, another address for browsers.
+protocol BrowserFacingSettings {
+    var url: String { get }
+    var publicURL: String? { get }
+}
+
+extension BrowserFacingSettings {
+    /// Where browsers reach the chat server: `public_url` when set (the API `url` may be internal), no trailing `/`.
+    var browserURL: String { publicURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? url }
+}
+
 public enum LaunchPath {
     /// A path inside the chat (`/team/channels/x`), never a URL or a network-path reference (`//host`).
     public static func validated(_ candidate: String?) -> String? {
-        guard let candidate, candidate.hasPrefix("/"), !candidate.hasPrefix("//"), candidate.utf8.count <= 1024,
-              candidate.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value != 0x7f && $0 != "\\" })
-        else { return nil }
+        guard let candidate, RedirectPolicy.isPlainPath(candidate, maxLength: 1024) else { return nil }
         return candidate
     }
 

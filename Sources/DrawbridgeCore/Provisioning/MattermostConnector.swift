@@ -10,7 +10,7 @@ import Synchronization
 /// is adopted only when it provably belongs to this user; anything else is a clash, reported, never resolved
 /// onto someone else's account.
 public struct MattermostConnector: ChatConnector {
-    public struct Settings: Sendable {
+    public struct Settings: Sendable, BrowserFacingSettings {
         public var url: String
         public var token: String
         /// `gitlab` for Team Edition's GitLab SSO, `openid` for Professional's OpenID Connect.
@@ -35,8 +35,6 @@ public struct MattermostConnector: ChatConnector {
             self.channels = channels
             self.timeout = timeout
         }
-
-        var browserURL: String { publicURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? url }
     }
 
     public let name: String

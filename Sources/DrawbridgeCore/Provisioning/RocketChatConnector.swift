@@ -9,7 +9,7 @@ import NIOHTTP1
 /// rule is `ChatUsername`'s (lower-case `[a-z0-9._-]`), a subset of Rocket.Chat's default
 /// `UTF8_User_Names_Validation` (`[0-9a-zA-Z-_.]+`), so the SSO login's username matches the created one.
 public struct RocketChatConnector: ChatConnector {
-    public struct Settings: Sendable {
+    public struct Settings: Sendable, BrowserFacingSettings {
         public var url: String
         public var token: String
         public var userID: String
@@ -26,8 +26,6 @@ public struct RocketChatConnector: ChatConnector {
             self.roles = roles
             self.timeout = timeout
         }
-
-        var browserURL: String { publicURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? url }
     }
 
     public let name: String

@@ -8,7 +8,7 @@ import NIOHTTP1
 /// prefix), so the first SSO login lands on it. The localpart is `ChatUsername`'s username, already a fixed
 /// point of Synapse's `map_username_to_mxid_localpart` (lower-case `[a-z0-9._-]`).
 public struct SynapseConnector: ChatConnector {
-    public struct Settings: Sendable {
+    public struct Settings: Sendable, BrowserFacingSettings {
         /// Where the admin API answers (the homeserver's client URL).
         public var url: String
         public var token: String
@@ -31,8 +31,6 @@ public struct SynapseConnector: ChatConnector {
         }
 
         /// The `auth_provider` Synapse records for this idp (`oidc-<idp_id>`; the legacy `oidc` stays as it is).
-        var browserURL: String { publicURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? url }
-
         public var authProvider: String { idpID == "oidc" || idpID.hasPrefix("oidc-") ? idpID : "oidc-" + idpID }
     }
 

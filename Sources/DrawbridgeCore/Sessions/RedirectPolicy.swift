@@ -25,13 +25,9 @@ public struct RedirectPolicy: Sendable {
 
     /// The candidate as it may be used, or nil when it is not allowed.
     public func validated(_ candidate: String) -> String? {
-        guard !candidate.isEmpty, candidate.utf8.count <= 2048,
-            candidate.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value != 0x7f && $0 != "\\" })
-        else { return nil }
+        guard Self.isPrintableASCII(candidate, maxLength: 2048) else { return nil }
         if candidate.hasPrefix("/") {
-            // `//host` and `/\host` are network-path references that browsers follow off-site.
-            guard !candidate.hasPrefix("//") else { return nil }
-            return publicURL.origin + candidate
+            return Self.isPlainPath(candidate) ? publicURL.origin + candidate : nil
         }
         guard let components = URLComponents(string: candidate),
             let scheme = components.scheme?.lowercased(),
@@ -42,6 +38,17 @@ public struct RedirectPolicy: Sendable {
         guard scheme == "https" || scheme == publicURL.scheme else { return nil }
         guard isInside(host) else { return nil }
         return candidate
+    }
+
+    /// A path (`/x`) and nothing that leaves the site: `//host` and `/\host` are network-path references
+    /// browsers follow off-site, and control characters or spaces could split a header or a URL.
+    public static func isPlainPath(_ candidate: String, maxLength: Int = 2048) -> Bool {
+        isPrintableASCII(candidate, maxLength: maxLength) && candidate.hasPrefix("/") && !candidate.hasPrefix("//")
+    }
+
+    static func isPrintableASCII(_ candidate: String, maxLength: Int) -> Bool {
+        !candidate.isEmpty && candidate.utf8.count <= maxLength
+            && candidate.unicodeScalars.allSatisfy { $0.isASCII && $0.value > 0x20 && $0.value != 0x7f && $0 != "\\" }
     }
 
     private func isInside(_ host: String) -> Bool {

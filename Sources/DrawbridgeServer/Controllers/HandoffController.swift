@@ -10,10 +10,9 @@ struct HandoffController: Sendable {
     let handoff: HandoffService
     let tokens: any ServiceTokenStore
     let directory: any UserDirectory
-    let sessions: any SessionStore
-    let cookies: SessionCookies
+    /// Sessions are opened as a sign-in opens them (chat accounts included).
+    let flow: SignInFlow
     let pages: PageRenderer
-    let provisioning: ProvisioningService?
 
     /// The methods of this controller's paths, for `MethodNotAllowedMiddleware`.
     static let methodRules: [MethodNotAllowedMiddleware<AppRequestContext>.Rule] = [
@@ -42,7 +41,7 @@ struct HandoffController: Sendable {
 
     @Sendable func issue(request: Request, context: AppRequestContext) async throws -> Response {
         // RFC 6750 §3.1: no credentials at all gets a bare challenge; bad ones get `invalid_token`.
-        guard let presented = Self.bearer(request) else {
+        guard let presented = OAuthHTTP.bearerToken(request, allowQuery: false) else {
             return Self.problem(.unauthorized, "invalid_token", "a service token is required (Authorization: Bearer dbt_…; make one with drawbridge tokens add --name NAME)",
                                 headers: [.wwwAuthenticate: #"Bearer realm="drawbridge""#])
         }
@@ -52,8 +51,7 @@ struct HandoffController: Sendable {
             return Self.problem(.unauthorized, "invalid_token", "the service token is unknown or revoked",
                                 headers: [.wwwAuthenticate: #"Bearer realm="drawbridge", error="invalid_token", error_description="the service token is unknown or revoked""#])
         }
-        let mediaType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
-        guard mediaType == "application/json" else {
+        guard OAuthHTTP.mediaType(request) == "application/json" else {
             return Self.problem(.unsupportedMediaType, "invalid_request", "the body must be application/json")
         }
         let body: HandoffService.Request
@@ -97,13 +95,9 @@ struct HandoffController: Sendable {
             }
             var response = SignInFlow.redirect(to: grant.redirect)
             if current?.session.userID != user.id {
-                if let previous = current { try? await sessions.delete(previous.token) }
-                let (token, _) = try await sessions.create(
-                    userID: user.id, login: user.login, clientAddress: context.clientAddress, userAgent: request.headers[.userAgent]
-                )
-                response.setCookie(cookies.sessionCookie(token))
-                context.logger.info("signed in by hand-off", metadata: ["user_id": "\(user.id)", "token": "\(grant.tokenName)"])
-                await provisioning?.afterSignIn(user)
+                response.setCookie(try await flow.openSession(
+                    for: user, replacing: current?.token, request: request, context: context, how: "signed in by hand-off (token \(grant.tokenName))"
+                ))
             }
             Self.record("redeemed")
             return response
@@ -116,16 +110,8 @@ struct HandoffController: Sendable {
         }
     }
 
-    /// The Authorization header only: a token in a query string ends up in logs (RFC 6750 §5.3).
-    static func bearer(_ request: Request) -> String? {
-        guard let header = request.headers[.authorization] else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return parts[1].trimmingCharacters(in: .whitespaces)
-    }
-
     private func currentSession(_ request: Request) async throws -> (token: SecretToken, session: Session)? {
-        guard let token = cookies.sessionToken(in: request), let session = try await sessions.session(for: token) else { return nil }
+        guard let token = flow.cookies.sessionToken(in: request), let session = try await flow.sessions.session(for: token) else { return nil }
         return (token, session)
     }
 

@@ -94,17 +94,22 @@ struct SignInFlow: Sendable {
             return .page(formPage(request: request, target: target, username: form.username, error: Self.genericFailure, status: .unauthorized))
         case .success(let user):
             throttle.recordSuccess(user: typedName)
-            if let previous = cookies.sessionToken(in: request) {
-                try? await sessions.delete(previous)
-            }
-            let (token, _) = try await sessions.create(
-                userID: user.id, login: user.login, clientAddress: context.clientAddress, userAgent: request.headers[.userAgent]
-            )
             Self.record("success")
-            context.logger.info("signed in", metadata: ["user_id": "\(user.id)"])
-            await provisioning?.afterSignIn(user)
-            return .signedIn(user, cookies.sessionCookie(token))
+            let cookie = try await openSession(for: user, replacing: cookies.sessionToken(in: request), request: request, context: context, how: "signed in")
+            return .signedIn(user, cookie)
         }
+    }
+
+    /// Starts a session for a user the platform vouches for (a password, a hand-off), replacing the browser's
+    /// previous one (a new id at every sign-in), and gets their chat accounts ready; returns the cookie to set.
+    func openSession(for user: PlatformUser, replacing previous: SecretToken?, request: Request, context: AppRequestContext, how: String) async throws -> Cookie {
+        if let previous { try? await sessions.delete(previous) }
+        let (token, _) = try await sessions.create(
+            userID: user.id, login: user.login, clientAddress: context.clientAddress, userAgent: request.headers[.userAgent]
+        )
+        context.logger.info("\(how)", metadata: ["user_id": "\(user.id)"])
+        await provisioning?.afterSignIn(user)
+        return cookies.sessionCookie(token)
     }
 
     func unavailable(title: String, message: String) -> Response {

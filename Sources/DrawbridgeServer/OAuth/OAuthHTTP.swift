@@ -45,8 +45,7 @@ enum OAuthHTTP {
 
     /// Reads an `application/x-www-form-urlencoded` body into ordered pairs (names may repeat).
     static func form(_ request: Request, context: AppRequestContext) async throws(OAuthError) -> [(String, String)] {
-        let contentType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
-        guard contentType == "application/x-www-form-urlencoded" else {
+        guard mediaType(request) == "application/x-www-form-urlencoded" else {
             throw OAuthError(.invalidRequest, "the body must be application/x-www-form-urlencoded")
         }
         let body: ByteBuffer
@@ -59,13 +58,19 @@ enum OAuthHTTP {
     }
 
     /// The bearer token from `Authorization: Bearer …` or `?access_token=` (RFC 6750 §2.1, §2.3).
-    static func bearerToken(_ request: Request) -> String? {
+    /// `allowQuery: false` for APIs that never took tokens in the URL, where they would end up in logs (§5.3).
+    static func bearerToken(_ request: Request, allowQuery: Bool = true) -> String? {
         if let header = request.headers[.authorization] {
             let parts = header.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0].lowercased() == "bearer" { return parts[1].trimmingCharacters(in: .whitespaces) }
             return nil
         }
-        return request.uri.queryParameters.get("access_token")
+        return allowQuery ? request.uri.queryParameters.get("access_token") : nil
+    }
+
+    /// The request's media type (`application/json`), lower-cased, without parameters.
+    static func mediaType(_ request: Request) -> String? {
+        request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
     }
 }
 

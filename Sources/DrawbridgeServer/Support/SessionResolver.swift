@@ -31,17 +31,10 @@ struct SessionResolver: Sendable {
         let platformCookie = bridge.flatMap { request.cookies[$0.settings.cookieName]?.value }
         if let token = cookies.sessionToken(in: request), let session = try await session(for: token, cached: cached) {
             guard let bridge, session.platformSessionHash != nil else { return Resolved(token: token, session: session) }
-            if .seconds(Date().timeIntervalSince(session.platformCheckedAt ?? .distantPast)) < bridge.settings.recheckInterval {
-                return Resolved(token: token, session: session)
+            let backed = try await platformStillBacks(session, digest: token.digest, cookie: platformCookie, bridge: bridge, context: context) {
+                sessionCache.remove(token.digest)
             }
-            defer { sessionCache.remove(token.digest) }
-            if await bridge.stillValid(cookie: platformCookie, for: session) {
-                try await sessions.platformConfirmed(digest: token.digest)
-                return Resolved(token: token, session: session)
-            }
-            // Signed out of the platform (or signed in there as someone else): this session ends with it.
-            _ = try await logout.end(digest: token.digest)
-            context.logger.info("session ended: its platform session is gone", metadata: ["user_id": "\(session.userID)"])
+            if backed { return Resolved(token: token, session: session) }
         }
         guard let bridge, let platformCookie, let user = await bridge.user(forCookie: platformCookie) else { return nil }
         let (token, session) = try await sessions.create(
@@ -63,21 +56,31 @@ struct SessionResolver: Sendable {
         }
         let fingerprint = PlatformSessionBridge.fingerprint(platformCookie)
         let found = try await bridgedSessionCache.value(for: fingerprint) { try await sessions.session(platformSessionHash: fingerprint) }
-        if let (digest, session) = found {
-            if .seconds(Date().timeIntervalSince(session.platformCheckedAt ?? .distantPast)) < bridge.settings.recheckInterval {
-                return (session, nil)
-            }
-            bridgedSessionCache.remove(fingerprint)
-            if await bridge.stillValid(cookie: platformCookie, for: session) {
-                try await sessions.platformConfirmed(digest: digest)
-                return (session, nil)
-            }
-            _ = try await logout.end(digest: digest)
-            context.logger.info("session ended: its platform session is gone", metadata: ["user_id": "\(session.userID)"])
+        if let (digest, session) = found,
+           try await platformStillBacks(session, digest: digest, cookie: platformCookie, bridge: bridge, context: context, forget: { bridgedSessionCache.remove(fingerprint) }) {
+            return (session, nil)
         }
         guard let opened = try await resolve(request, context: context, cached: true) else { return nil }
         bridgedSessionCache.store((opened.token.digest, opened.session), for: fingerprint)
         return (opened.session, opened.newCookie)
+    }
+
+    /// Whether the platform still backs a session opened from it. Within `recheck_interval` of the last check
+    /// that is taken as read; otherwise the platform is asked, and a session whose platform session is gone
+    /// (signed out, or signed in there as someone else) ends with it: single logout. `forget` drops the
+    /// caller's cached copy, which is stale once the stored session changed either way.
+    private func platformStillBacks(
+        _ session: Session, digest: [UInt8], cookie: String?, bridge: PlatformSessionBridge, context: AppRequestContext, forget: () -> Void
+    ) async throws -> Bool {
+        if .seconds(Date().timeIntervalSince(session.platformCheckedAt ?? .distantPast)) < bridge.settings.recheckInterval { return true }
+        defer { forget() }
+        if await bridge.stillValid(cookie: cookie, for: session) {
+            try await sessions.platformConfirmed(digest: digest)
+            return true
+        }
+        _ = try await logout.end(digest: digest)
+        context.logger.info("session ended: its platform session is gone", metadata: ["user_id": "\(session.userID)"])
+        return false
     }
 
     private func session(for token: SecretToken, cached: Bool) async throws -> Session? {
