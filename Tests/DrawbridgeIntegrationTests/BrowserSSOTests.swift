@@ -51,7 +51,7 @@ import Testing
             settings.publicURL = chatURL
             configuration.provisioning = ProvisioningConfiguration(
                 connectors: [.mattermost(name: "mattermost", settings)],
-                settings: ProvisioningSettings(waitBudget: .seconds(2), maxAttempts: 5, concurrency: 2, pollInterval: .milliseconds(200))
+                settings: ProvisioningSettings(waitBudget: .seconds(8), maxAttempts: 5, concurrency: 2, pollInterval: .milliseconds(200))
             )
         }) { api, dependencies, _ in
             let callback = chatURL + "/signup/gitlab/complete"

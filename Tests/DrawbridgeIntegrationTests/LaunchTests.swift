@@ -16,7 +16,7 @@ import Testing
             settings.publicURL = chat.url
             configuration.provisioning = ProvisioningConfiguration(
                 connectors: [.mattermost(name: "mattermost", settings)],
-                settings: ProvisioningSettings(waitBudget: .seconds(2), maxAttempts: 5, concurrency: 2, pollInterval: .milliseconds(200))
+                settings: ProvisioningSettings(waitBudget: .seconds(8), maxAttempts: 5, concurrency: 2, pollInterval: .milliseconds(200))
             )
         }) { api, dependencies, _ in
             let secret = try #require(try await OAuthTestSupport.register(dependencies, id: "mattermost-sso", redirectURIs: [chat.url + "/signup/gitlab/complete"]))

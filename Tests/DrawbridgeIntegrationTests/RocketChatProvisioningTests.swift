@@ -23,7 +23,7 @@ import Testing
                 connectors: [.rocketchat(name: "rocketchat", RocketChatConnector.Settings(
                     url: chat.url, token: chat.adminToken, userID: "adminUserId000001", timeout: .seconds(3)
                 ))],
-                settings: ProvisioningSettings(waitBudget: .seconds(2), maxAttempts: 5, concurrency: 4, pollInterval: .milliseconds(200))
+                settings: ProvisioningSettings(waitBudget: .seconds(8), maxAttempts: 5, concurrency: 4, pollInterval: .milliseconds(200))
             )
         }) { browser, dependencies, databases in
             let secret = try #require(try await OAuthTestSupport.register(dependencies, id: "rocketchat-sso", redirectURIs: [chat.url + "/_oauth/\(Self.oauthName)"]))
