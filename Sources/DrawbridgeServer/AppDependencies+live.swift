@@ -61,6 +61,16 @@ extension AppDependencies {
             serviceTokens: PostgresServiceTokenStore(client: database, schema: schema, logger: logger),
             handoffs: handoffs
         )
+        if let bridge = dependencies.platformSession {
+            if bridge.canCheckWithoutCookie {
+                services.append(PlatformSignOutWatcher(bridge: bridge, sessions: sessions, logout: dependencies.singleLogout, logger: logger))
+            } else {
+                logger.notice("""
+                    platform_session.hash is none: a platform sign-out ends Drawbridge's session, and chat's, only when that browser \
+                    next reaches Drawbridge; with hash: sha256 Drawbridge notices it within recheck_interval by itself
+                    """)
+            }
+        }
         return (dependencies, services)
     }
 }

@@ -42,4 +42,7 @@ public enum DurationParser {
 extension Duration {
     /// Whole seconds, for SQL intervals and cookie Max-Age.
     public var wholeSeconds: Int64 { components.seconds }
+
+    /// Seconds with the fraction, for SQL intervals shorter than a second and for reports.
+    public var fractionalSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

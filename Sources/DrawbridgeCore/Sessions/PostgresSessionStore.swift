@@ -127,6 +127,34 @@ public struct PostgresSessionStore: SessionStore {
         return nil
     }
 
+    public func claimPlatformRechecks(olderThan: Duration, limit: Int) async throws -> [(digest: [UInt8], session: Session)] {
+        let rows = try await client.query(
+            """
+            WITH due AS (
+                SELECT id_hash, platform_checked_at AS confirmed FROM \(unescaped: table)
+                WHERE platform_session_hash IS NOT NULL
+                  AND platform_checked_at <= now() - make_interval(secs => \(olderThan.fractionalSeconds))
+                  AND expires_at > now() AND last_seen_at > now() - make_interval(secs => \(Double(idleTimeout)))
+                ORDER BY platform_checked_at LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE \(unescaped: table) AS s SET platform_checked_at = now() FROM due WHERE s.id_hash = due.id_hash
+            RETURNING s.id_hash, s.user_id, s.login, s.created_at, s.last_seen_at, s.expires_at, s.platform_session_hash, due.confirmed
+            """,
+            logger: logger
+        )
+        var claimed: [(digest: [UInt8], session: Session)] = []
+        for try await (digest, userID, login, created, lastSeen, expires, platform, confirmed) in rows.decode((Data, String, String, Date, Date, Date, Data, Date).self) {
+            claimed.append((Array(digest), Session(userID: userID, login: login, createdAt: created, lastSeenAt: lastSeen, expiresAt: expires,
+                                                   platformSessionHash: Array(platform), platformCheckedAt: confirmed)))
+        }
+        return claimed
+    }
+
+    public func platformUnanswered(digest: [UInt8], lastConfirmed: Date) async throws {
+        try await client.query("UPDATE \(unescaped: table) SET platform_checked_at = \(lastConfirmed) WHERE id_hash = \(Data(digest))", logger: logger)
+    }
+
     public func platformConfirmed(digest: [UInt8]) async throws {
         try await client.query("UPDATE \(unescaped: table) SET platform_checked_at = now() WHERE id_hash = \(Data(digest))", logger: logger)
     }

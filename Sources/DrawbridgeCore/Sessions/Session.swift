@@ -43,6 +43,12 @@ public protocol SessionStore: Sendable {
     func platformConfirmed(digest: [UInt8]) async throws
     /// The newest live session opened from the platform session with this fingerprint, with its digest.
     func session(platformSessionHash: [UInt8]) async throws -> (digest: [UInt8], session: Session)?
+    /// Up to `limit` live sessions opened from the platform and last confirmed longer than `olderThan` ago,
+    /// marked as checked now so that no other replica takes them too; the platform is to be asked about each.
+    /// Each session's `platformCheckedAt` is its last real confirmation.
+    func claimPlatformRechecks(olderThan: Duration, limit: Int) async throws -> [(digest: [UInt8], session: Session)]
+    /// Undoes a claim the platform gave no answer to, so the session does not pass for confirmed.
+    func platformUnanswered(digest: [UInt8], lastConfirmed: Date) async throws
 }
 
 extension SessionStore {

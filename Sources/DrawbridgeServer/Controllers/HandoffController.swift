@@ -116,11 +116,10 @@ struct HandoffController: Sendable {
     }
 
     private func expiredPage() -> Response {
-        var response = pages.errorPage(
+        pages.errorPage(
             status: .badRequest, title: "This sign-in link has expired",
             message: "Sign-in links work once, for a minute. Go back to where you came from and try again, or sign in here."
         )
-        return response
     }
 
     static func problem(_ status: HTTPResponse.Status, _ error: String, _ description: String, headers: HTTPFields = [:]) -> Response {

@@ -65,22 +65,31 @@ struct SessionResolver: Sendable {
         return (opened.session, opened.newCookie)
     }
 
-    /// Whether the platform still backs a session opened from it. Within `recheck_interval` of the last check
-    /// that is taken as read; otherwise the platform is asked, and a session whose platform session is gone
-    /// (signed out, or signed in there as someone else) ends with it: single logout. `forget` drops the
-    /// caller's cached copy, which is stale once the stored session changed either way.
+    /// Whether the platform still backs a session opened from it. The browser must still hold the platform
+    /// cookie it was opened from; within `recheck_interval` of the last check that is enough, otherwise the
+    /// platform is asked, and a session whose platform session is gone
+    /// (signed out, or signed in there as someone else) ends with it: single logout. A platform that cannot be
+    /// asked refuses the request but ends nothing. `forget` drops the caller's cached copy, which is stale
+    /// once the stored session changed.
     private func platformStillBacks(
         _ session: Session, digest: [UInt8], cookie: String?, bridge: PlatformSessionBridge, context: AppRequestContext, forget: () -> Void
     ) async throws -> Bool {
-        if .seconds(Date().timeIntervalSince(session.platformCheckedAt ?? .distantPast)) < bridge.settings.recheckInterval { return true }
-        defer { forget() }
-        if await bridge.stillValid(cookie: cookie, for: session) {
+        let fresh = .seconds(Date().timeIntervalSince(session.platformCheckedAt ?? .distantPast)) < bridge.settings.recheckInterval
+        if fresh && PlatformSessionBridge.session(session, cameFrom: cookie) { return true }
+        switch await bridge.check(session, cookie: cookie) {
+        case .signedIn:
+            defer { forget() }
             try await sessions.platformConfirmed(digest: digest)
             return true
+        case .unknown:
+            // The platform could not be asked: refuse this request, keep the session for when it can.
+            return false
+        case .signedOut:
+            defer { forget() }
+            _ = try await logout.end(digest: digest)
+            context.logger.info("session ended: its platform session is gone", metadata: ["user_id": "\(session.userID)"])
+            return false
         }
-        _ = try await logout.end(digest: digest)
-        context.logger.info("session ended: its platform session is gone", metadata: ["user_id": "\(session.userID)"])
-        return false
     }
 
     private func session(for token: SecretToken, cached: Bool) async throws -> Session? {

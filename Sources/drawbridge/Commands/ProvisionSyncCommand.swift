@@ -83,7 +83,7 @@ struct SyncSummary: Encodable {
     init(_ report: ProvisioningSync.Report) {
         dryRun = report.dryRun
         users = report.seen
-        seconds = Double(report.elapsed.components.seconds) + Double(report.elapsed.components.attoseconds) / 1e18
+        seconds = report.elapsed.fractionalSeconds
         connectors = report.counts
         failures = report.failures
     }

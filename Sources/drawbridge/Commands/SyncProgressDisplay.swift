@@ -33,7 +33,7 @@ final class SyncProgressDisplay: Sendable {
     }
 
     static func describe(_ progress: ProvisioningSync.Progress, barWidth: Int) -> String {
-        let seconds = max(Double(progress.elapsed.components.seconds) + Double(progress.elapsed.components.attoseconds) / 1e18, 0.001)
+        let seconds = max(progress.elapsed.fractionalSeconds, 0.001)
         let doneThisRun = progress.seen - progress.resumedFrom
         let rate = Double(doneThisRun) / seconds
         let remaining = max(progress.total - progress.seen, 0)
