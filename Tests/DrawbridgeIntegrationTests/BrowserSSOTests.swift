@@ -6,8 +6,9 @@ import Testing
 /// The whole cookie-SSO loop in a real browser: Debian's chromium, driven by Tests/e2e/browser/sso_browser_flow.py,
 /// through a real nginx running the production site file deploy/nginx/drawbridge.conf, against a live gateway.
 /// The driver's README (Tests/e2e/browser/README.md) lists every check; it needs chromium, chromium-driver,
-/// python3-selenium, nginx-light and openssl (scripts/install-deps.sh --tests). Three flows: Drawbridge's own form,
-/// platform-first sign-in, and the platform backend's hand-off into the Mattermost launch link. Serialized: two
+/// python3-selenium, nginx-light and openssl (scripts/install-deps.sh --tests). Four flows: Drawbridge's own form,
+/// platform-first sign-in, the platform backend's hand-off into the Mattermost launch link, and platform to
+/// Mattermost and back through a platform sign-out. Serialized: two
 /// browsers at once on two cores make page loads slow enough to miss the sign-out timing the platform-first flow checks.
 @Suite(.serialized) struct BrowserSSOTests {
     static let driver = CommandRunner.repositoryRoot + "/Tests/e2e/browser/sso_browser_flow.py"
@@ -80,6 +81,64 @@ import Testing
             #expect(accounts.first?["auth_service"] as? String == "gitlab" && accounts.first?["auth_data"] as? String == "1")
             for line in result.stdout.split(separator: "\n") where line.hasPrefix("passed: ") {
                 print("BrowserSSOTests (hand-off launch): \(line)")
+            }
+            if result.status == 0 { try? FileManager.default.removeItem(atPath: work) }
+        }
+    }
+
+    /// Signed in on the platform only, the user opens chat from the platform (`/launch/mattermost`) and is in
+    /// Mattermost with no form: Drawbridge's `platform_session` bridge signs them in at `/oauth/authorize`.
+    /// They sign out of the platform and stay in chat: with no request from the browser to Drawbridge, chat's
+    /// session is revoked within seconds (the watcher, single logout, the outbox), and chat's next sign-in asks
+    /// for credentials on Drawbridge's own form, which leads back into chat. Mattermost is the contract server
+    /// (Tests/contract-servers/mattermost_contract_server.py, written from contracts/chat-servers.md §1 — a
+    /// stand-in, because Mattermost cannot run here) behind the production file's chat server block.
+    @Test func signingOutOfThePlatformRevokesChatAndChatAsksForCredentials() async throws {
+        let nginxPort = try Self.nginxPort()
+        let chatURL = "https://chat.example.test:\(nginxPort)"
+        let ssoURL = "https://sso.example.test:\(nginxPort)"
+        let publicURL = try PublicURL(parsing: ssoURL)
+        let nginx = try IPNetwork(parsing: "127.0.0.1/32")
+        let chat = try ContractServer(script: "mattermost_contract_server.py", arguments: ["--team", "town:off-topic", "--site-url", chatURL])
+        defer { chat.stop() }
+        try await OAuthTestSupport.withGateway(configure: { configuration in
+            configuration.publicURL = publicURL
+            configuration.session.cookieDomain = "example.test"
+            configuration.trustedProxies = [nginx]
+            configuration.platformSession = PlatformSessionSettings(
+                cookieName: "app_session", query: "SELECT account_id FROM public.web_sessions WHERE session_key = $1 AND expires_at > now()",
+                hash: .sha256, recheckInterval: .seconds(1)
+            )
+            var settings = MattermostConnector.Settings(url: chat.url, token: chat.adminToken, teams: ["town"], timeout: .seconds(3))
+            settings.publicURL = chatURL
+            configuration.provisioning = ProvisioningConfiguration(
+                connectors: [.mattermost(name: "mattermost", settings)],
+                settings: ProvisioningSettings(waitBudget: .seconds(8), maxAttempts: 5, concurrency: 2, pollInterval: .milliseconds(200))
+            )
+        }) { api, dependencies, databases in
+            try await TestDatabases.execute(Self.webSessions, on: databases.platformURL)
+            let secret = try #require(try await OAuthTestSupport.register(dependencies, id: "mattermost-sso", redirectURIs: [chatURL + "/signup/gitlab/complete"]))
+            let gateway = "http://127.0.0.1:\(api.port)"
+            try await chat.control("config", [
+                "gitlab_enable": true, "gitlab_id": "mattermost-sso", "gitlab_secret": secret, "gitlab_auth_endpoint": ssoURL + "/oauth/authorize",
+                "gitlab_token_endpoint": gateway + "/oauth/token", "gitlab_user_api_endpoint": gateway + "/api/v4/user",
+            ])
+            let arguments = ["--drawbridge-port", "\(api.port)", "--nginx-port", "\(nginxPort)", "--username", "alice",
+                             "--password", PlatformFixture.password, "--expect-email", "alice@example.com", "--platform-chat",
+                             "--platform-database-url", Self.psqlURL(databases.platformURL), "--mattermost-port", "\(chat.port)",
+                             "--platform-signout-within", "5"]
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("browser-e2e-\(UUID().uuidString)").path
+            let result = try await Self.run(arguments + ["--work-dir", work], logDirectory: work)
+            let output = "driver exit status \(result.status); work directory \(work)\n\(result.stdout)\n\(result.stderr)"
+            #expect(result.status == 0 && result.stdout.contains("\npassed: "), Comment(rawValue: output))
+            if result.status == 0 {
+                #expect(result.stdout.contains("ok: C6. Mattermost has exactly one account"), "the platform-to-chat flow ran to its end")
+            }
+            // Independently of the driver: the platform sign-out went through the outbox as a chat-session revocation.
+            let jobs = try await ProvisioningTests.jobs(databases)
+            #expect(jobs.contains("revoke_sessions:done:"), "\(jobs)")
+            for line in result.stdout.split(separator: "\n") where line.hasPrefix("passed: ") || line.contains(" within ") {
+                print("BrowserSSOTests (platform to chat): \(line)")
             }
             if result.status == 0 { try? FileManager.default.removeItem(atPath: work) }
         }

@@ -313,26 +313,17 @@ def render_site(args, work, http_port, app_port, cert, key, platform_port=None, 
     chat_start, chat_end = server_block(CHAT)
     app_block, app_masked = text[app_start:app_end], masked[app_start:app_end]
     if mattermost_port is not None:
-        # --handoff-launch: the production chat block, untouched: Mattermost behind nginx, no auth_request.
+        # --handoff-launch, --platform-chat: the production chat block, untouched: Mattermost behind nginx,
+        # no auth_request.
         chat_masked = masked[chat_start:chat_end]
         if "auth_request " in chat_masked or "proxy_pass http://mattermost;" not in chat_masked:
             raise SetupFailed(f"{args.nginx_site}: the {CHAT} server block no longer passes requests to the "
                               f"`mattermost` upstream without auth_request; update render_site() in {__file__}")
-        return text
-    for needle in ("auth_request ", "error_page 401", f"{sso_origin}/login?rd="):
-        if needle not in app_masked:
-            raise SetupFailed(f"{args.nginx_site}: the {APP} server block has no `{needle}` any more; "
-                              f"update render_site() in {__file__}")
-    chat_block, renamed = re.subn(rf"(^\s*server_name\s+){re.escape(APP)}(\s*;)", rf"\g<1>{CHAT}\g<2>", app_block,
-                                  flags=re.M)
-    if renamed != 1:
-        raise SetupFailed(f"{args.nginx_site}: could not rename the copy of the {APP} block; update render_site()")
-    chat_block, repointed = re.subn(r"proxy_pass http://internal_app;", "proxy_pass http://mattermost;", chat_block)
-    if repointed != 1:
-        raise SetupFailed(f"{args.nginx_site}: expected one `proxy_pass http://internal_app;` in the {APP} block, "
-                          f"found {repointed}; update render_site() in {__file__}")
-    chat_block = (f"# Test: {CHAT} is a copy of the {APP} block (the production file sends it to Mattermost), "
-                  "passing requests to the test app.\n" + chat_block)
+        if platform_port is None:
+            return text
+        chat_block = text[chat_start:chat_end]
+    else:
+        chat_block = test_chat_block(args, text[app_start:app_end], app_masked, sso_origin)
     if platform_port is not None:
         found = [m for m in re.finditer(r"^\s*location\s+/\s*\{", app_masked, re.M)]
         if len(found) != 1:
@@ -346,6 +337,24 @@ def render_site(args, work, http_port, app_port, cert, key, platform_port=None, 
                                       reverse=True):
         text = text[:start] + block + text[end:]
     return text
+
+
+def test_chat_block(args, app_block, app_masked, sso_origin):
+    """A copy of the app block as chat.example.test, passing requests to the test app (step 4 above)."""
+    for needle in ("auth_request ", "error_page 401", f"{sso_origin}/login?rd="):
+        if needle not in app_masked:
+            raise SetupFailed(f"{args.nginx_site}: the {APP} server block has no `{needle}` any more; "
+                              f"update render_site() in {__file__}")
+    chat_block, renamed = re.subn(rf"(^\s*server_name\s+){re.escape(APP)}(\s*;)", rf"\g<1>{CHAT}\g<2>", app_block,
+                                  flags=re.M)
+    if renamed != 1:
+        raise SetupFailed(f"{args.nginx_site}: could not rename the copy of the {APP} block; update render_site()")
+    chat_block, repointed = re.subn(r"proxy_pass http://internal_app;", "proxy_pass http://mattermost;", chat_block)
+    if repointed != 1:
+        raise SetupFailed(f"{args.nginx_site}: expected one `proxy_pass http://internal_app;` in the {APP} block, "
+                          f"found {repointed}; update render_site() in {__file__}")
+    return (f"# Test: {CHAT} is a copy of the {APP} block (the production file sends it to Mattermost), "
+            "passing requests to the test app.\n" + chat_block)
 
 
 def nginx_module_missing(nginx, module):
@@ -420,7 +429,7 @@ class Harness:
                               f"(public_url: {self.sso}, session.cookie_domain: {DOMAIN}, trusted_proxies: [127.0.0.1/32])")
         if port_open(self.port):
             raise SetupFailed(f"something already listens on 127.0.0.1:{self.port} (--nginx-port)")
-        if a.handoff_launch:
+        if a.handoff_launch or a.platform_chat:
             try:
                 config = self.mattermost_control("config")
             except (urllib.error.URLError, OSError, ValueError) as e:
@@ -431,7 +440,7 @@ class Harness:
                 raise SetupFailed(f"the Mattermost contract server's GitLab settings must send browsers to {authorize} "
                                   f"(gitlab_enable, gitlab_auth_endpoint); they are {config.get('gitlab_enable')!r}, "
                                   f"{config.get('gitlab_auth_endpoint')!r}")
-        if a.platform_first:
+        if a.platform_first or a.platform_chat:
             if not shutil.which("psql"):
                 raise SetupFailed("psql not found (the platform stand-in uses it); apt-get install postgresql-client")
             try:
@@ -495,7 +504,7 @@ class Harness:
         for sub in ("acme", "temp"):
             os.makedirs(os.path.join(d, sub), exist_ok=True)
         http_port, app_port, platform_port = free_ports(3)
-        if not a.platform_first:
+        if not (a.platform_first or a.platform_chat):
             platform_port = None
         cert, key = self.make_certificate(os.path.join(d, "tls"))
         self.certificate = cert
@@ -505,7 +514,7 @@ class Harness:
 
         with open(os.path.join(d, "site.conf"), "w") as f:
             f.write(render_site(a, d, http_port, app_port, cert, key, platform_port,
-                                a.mattermost_port if a.handoff_launch else None))
+                                a.mattermost_port if a.handoff_launch or a.platform_chat else None))
         with open(os.path.join(HERE, "nginx.conf.template")) as f:
             conf = f.read()
         conf = conf.replace("@USER_DIRECTIVE@", "user root;" if os.geteuid() == 0 else "")
@@ -579,7 +588,7 @@ class Harness:
             options.add_argument(argument)
         options.set_capability("acceptInsecureCerts", True)
         logging_prefs = {"browser": "ALL"}  # console, CSP violations
-        if self.args.handoff_launch:
+        if self.args.handoff_launch or self.args.platform_chat:
             logging_prefs["performance"] = "ALL"  # CDP Network events: every hop of a redirect chain
         options.set_capability("goog:loggingPrefs", logging_prefs)
         home = os.path.join(self.work, "home")
@@ -681,13 +690,25 @@ class Harness:
         self.wait(self.loaded, "the next page to load")
 
     def sign_in(self, username, password):
-        form = self.login_form()
-        if form is None:
-            raise CheckFailed("no sign-in form on the page")
-        form["username"].clear()
-        form["username"].send_keys(username)
-        form["password"].clear()
-        form["password"].send_keys(password)
+        from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+        for attempt in range(3):
+            form = self.login_form()
+            if form is None:
+                raise CheckFailed("no sign-in form on the page")
+            try:
+                form["username"].clear()
+                form["username"].send_keys(username)
+                form["password"].clear()
+                form["password"].send_keys(password)
+                break
+            except (StaleElementReferenceException, WebDriverException) as e:
+                # Chromium now and then swaps the document once more just after a form's answer loaded
+                # ("Node with given id does not belong to the document"): find the form again and refill it.
+                stale = isinstance(e, StaleElementReferenceException) or "does not belong to the document" in str(e)
+                if not stale or attempt == 2:
+                    raise
+                time.sleep(0.2)
+                self.wait(self.loaded, "the sign-in page to settle")
         self.submit_and_wait(form["submit"])
 
     def cookies(self):
@@ -764,6 +785,9 @@ class Harness:
             self.flow_platform_first()
         elif a.handoff_launch:
             self.flow_handoff_launch()
+        elif a.platform_chat:
+            from platform_chat_flow import flow_platform_chat
+            flow_platform_chat(self)
         else:
             self.flow_cookie_sso()
 
@@ -1285,6 +1309,11 @@ def main():
                         help="run the hand-off flow instead: the platform's backend asks POST /api/v1/handoff for a "
                         "one-time URL to /launch/mattermost, the browser opens it and must end in Mattermost (the "
                         "contract server on --mattermost-port, behind the production chat block), signed in, no form")
+    parser.add_argument("--platform-chat", action="store_true",
+                        help="run the platform-to-chat flow instead (platform_chat_flow.py): sign in on the platform, "
+                        "open Mattermost (the contract server on --mattermost-port) through /launch/mattermost with no "
+                        "form, sign out of the platform and see chat's session revoked, then sign in again on "
+                        "Drawbridge's form; needs what --platform-first and --handoff-launch need, but no service token")
     parser.add_argument("--service-token", help="with --handoff-launch: a Drawbridge service token (dbt_…)")
     parser.add_argument("--mattermost-port", type=int, help="with --handoff-launch: the Mattermost contract server "
                         "(Tests/contract-servers/mattermost_contract_server.py) on 127.0.0.1, started with "
@@ -1294,8 +1323,10 @@ def main():
     parser.add_argument("--oauth-client-id", default="mattermost-sso",
                         help="with --handoff-launch: Mattermost's OAuth client id at Drawbridge (default %(default)s)")
     args = parser.parse_args()
-    if args.platform_first and args.handoff_launch:
-        parser.error("--platform-first and --handoff-launch are different flows; pick one")
+    if sum((args.platform_first, args.handoff_launch, args.platform_chat)) > 1:
+        parser.error("--platform-first, --handoff-launch and --platform-chat are different flows; pick one")
+    if args.platform_chat and (not args.mattermost_port or not args.platform_database_url):
+        parser.error("--platform-chat needs --mattermost-port and --platform-database-url")
     if args.handoff_launch and (not args.service_token or not args.mattermost_port):
         parser.error("--handoff-launch needs --service-token and --mattermost-port")
     if not args.handoff_launch and args.password is None:
