@@ -18,6 +18,8 @@ public struct AppDependencies: Sendable {
     public var serviceTokens: any ServiceTokenStore
     /// One-time sign-in links made by the hand-off API.
     public var handoffs: any HandoffStore
+    /// Forward auth's short-lived session cache; every single logout drops its entry on this replica.
+    public let sessionCache: ExpiringCache<[UInt8], Session?>
 
     public init(
         configuration: DrawbridgeConfiguration,
@@ -41,6 +43,7 @@ public struct AppDependencies: Sendable {
         self.oauth = oauth
         self.provisioning = provisioning
         self.readinessChecks = readinessChecks
+        self.sessionCache = ExpiringCache(lifetime: oauth.settings.cacheLifetime)
     }
 }
 
@@ -62,7 +65,8 @@ extension AppDependencies {
             sessions: sessions, grants: oauth.grants, clients: oauth.clients,
             backchannel: BackchannelLogoutSender(issuer: oauth.issuer, keys: oauth.keys, logger: logger),
             provisioning: provisioning.map { ($0.store, $0.connectorNames, $0.settings.maxAttempts) }, logger: logger,
-            onTokensRevoked: { [oauth] in oauth.forgetCachedTokens() }
+            onTokensRevoked: { [oauth] in oauth.forgetCachedTokens() },
+            onSessionEnded: { [sessionCache] in sessionCache.remove($0) }
         )
     }
 }

@@ -31,7 +31,7 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
         ClientAddressMiddleware(resolver: ClientAddressResolver(trustedProxies: configuration.trustedProxies))
         SecurityHeadersMiddleware(publicURL: configuration.publicURL, cookieDomain: configuration.session.cookieDomain)
         ErrorPageMiddleware(pages: pages)
-        MethodNotAllowedMiddleware(rules: HandoffController.methodRules)
+        MethodNotAllowedMiddleware(rules: HandoffController.methodRules + PlatformSignOutController.methodRules)
     }
     let cookies = SessionCookies(settings: configuration.session, publicURL: configuration.publicURL)
     let redirects = RedirectPolicy(publicURL: configuration.publicURL, cookieDomain: configuration.session.cookieDomain)
@@ -44,7 +44,7 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
     )
     let oauth = dependencies.oauth
     let logout = dependencies.singleLogout
-    let sessionCache = ExpiringCache<[UInt8], Session?>(lifetime: oauth.settings.cacheLifetime)
+    let sessionCache = dependencies.sessionCache
     let resolver = SessionResolver(
         sessions: dependencies.sessions, cookies: cookies, bridge: dependencies.platformSession, logout: logout,
         provisioning: dependencies.provisioning, sessionCache: sessionCache,
@@ -55,7 +55,7 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
     ).addRoutes(to: router)
     LogoutController(
         logout: logout, sessions: dependencies.sessions, clients: oauth.clients, keys: oauth.keys, issuer: oauth.issuer,
-        cookies: cookies, redirects: redirects, pages: pages, sessionCache: sessionCache
+        cookies: cookies, redirects: redirects, pages: pages
     ).addRoutes(to: router)
     HandoffController(
         handoff: HandoffService(
@@ -64,6 +64,7 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
         ),
         tokens: dependencies.serviceTokens, directory: dependencies.directory, flow: flow, pages: pages
     ).addRoutes(to: router)
+    PlatformSignOutController(tokens: dependencies.serviceTokens, directory: dependencies.directory, logout: logout).addRoutes(to: router)
     LaunchController(connectors: dependencies.provisioning?.provisioner.connectors ?? [:], pages: pages).addRoutes(to: router)
     let clientAuthentication = ClientAuthentication(clients: oauth.clients)
     AuthorizeController(

@@ -1,12 +1,14 @@
 import DrawbridgeCore
 import DrawbridgeServer
 import Foundation
+import NIOHTTP1
 import Testing
 
 /// A platform sign-out reaches chat with no browser coming back to Drawbridge: the user signed in on the
 /// platform, went to chat (Mattermost's own session now), then signed out of the platform. Drawbridge's
 /// watcher finds the platform session gone, ends its session and revokes the chat sessions through the
-/// outbox. Chat is the Mattermost contract server (Tests/contract-servers/mattermost_contract_server.py,
+/// outbox. A platform that shares no session table (it hands users over) says so itself: `POST /api/v1/logout`.
+/// Chat is the Mattermost contract server (Tests/contract-servers/mattermost_contract_server.py,
 /// written from contracts/chat-servers.md §1 and §3 — a stand-in, because Mattermost cannot run here).
 @Suite struct PlatformSignOutTests {
     static let webSessions = """
@@ -16,6 +18,10 @@ import Testing
         """
 
     func withPlatformAndChat(_ body: @Sendable (Browser, Browser, TestDatabases, ContractServer) async throws -> Void) async throws {
+        try await withPlatformAndChat { browser, chatBrowser, databases, chat, _ in try await body(browser, chatBrowser, databases, chat) }
+    }
+
+    func withPlatformAndChat(_ body: @Sendable (Browser, Browser, TestDatabases, ContractServer, AppDependencies) async throws -> Void) async throws {
         let chat = try ContractServer(script: "mattermost_contract_server.py", arguments: ["--team", "town:off-topic"])
         defer { chat.stop() }
         try await OAuthTestSupport.withGateway(configure: { configuration in
@@ -35,7 +41,7 @@ import Testing
                 "gitlab_enable": true, "gitlab_id": "mattermost-sso", "gitlab_secret": secret, "gitlab_auth_endpoint": gateway + "/oauth/authorize",
                 "gitlab_token_endpoint": gateway + "/oauth/token", "gitlab_user_api_endpoint": gateway + "/api/v4/user",
             ])
-            try await body(browser, try chat.browser(), databases, chat)
+            try await body(browser, try chat.browser(), databases, chat, dependencies)
         }
     }
 
@@ -101,6 +107,79 @@ import Testing
             let verify = try await browser.get("/auth/verify")
             #expect(verify.status == 200 && verify.header("Remote-User") == "alice")
             #expect(verify.setCookie(named: "drawbridge_session") == nil && browser.sessionToken == session)
+        }
+    }
+
+    static func signOut(_ api: Browser, token: String?, json: String, contentType: String = "application/json") async throws -> WebResponse {
+        var headers = [("Content-Type", contentType)]
+        if let token { headers.append(("Authorization", "Bearer \(token)")) }
+        return try await api.send(.POST, "/api/v1/logout", body: json, headers: headers)
+    }
+
+    @Test func thePlatformBackendSignsAUserOutOfDrawbridgeAndChat() async throws {
+        try await withPlatformAndChat { browser, chatBrowser, databases, _, dependencies in
+            let token = try await dependencies.serviceTokens.add(name: "platform").value
+            // alice: in chat, and signed in to Drawbridge in a second browser too.
+            browser.setCookie("app_session", "alice-cookie")
+            #expect(try await Self.chatSignIn(browser, chatBrowser).completed?.status == 307)
+            let second = Browser(port: browser.port, publicURL: browser.publicURL)
+            #expect(try await second.signIn(username: "alice", password: PlatformFixture.password).status == 303)
+            #expect(try await second.get("/auth/verify").status == 200)
+
+            let response = try await Self.signOut(browser, token: token, json: #"{"user": "alice"}"#)
+            #expect(response.status == 200, "\(response.body)")
+            #expect(response.header("Cache-Control") == "no-store")
+            let body = OAuthTestSupport.json(response)
+            #expect(body["user_id"] as? String == "1")
+            #expect(body["sessions_ended"] as? Int == 2)
+            #expect(body["chat_sign_outs"] as? Int == 2, "one revocation per ended session and chat server")
+            #expect(try await Self.drawbridgeSessions(databases).isEmpty)
+            #expect(try await second.get("/auth/verify").status == 401)
+            var chatStatus = 200
+            for _ in 0..<50 where chatStatus != 401 {
+                try await Task.sleep(for: .milliseconds(100))
+                chatStatus = try await chatBrowser.get("/api/v4/users/me").status
+            }
+            #expect(chatStatus == 401, "chat's session was revoked")
+
+            // Signed in to chat again, but Drawbridge's session is gone (it expired, say): chat is still signed out.
+            #expect(try await Self.chatSignIn(browser, chatBrowser).completed?.status == 307)
+            try await TestDatabases.execute("DELETE FROM drawbridge.sessions", on: databases.drawbridgeURL)
+            let again = try await Self.signOut(browser, token: token, json: #"{"user": "1", "match": "id"}"#)
+            #expect(again.status == 200, "\(again.body)")
+            #expect(OAuthTestSupport.json(again)["sessions_ended"] as? Int == 0)
+            #expect(OAuthTestSupport.json(again)["chat_sign_outs"] as? Int == 1)
+            chatStatus = 200
+            for _ in 0..<50 where chatStatus != 401 {
+                try await Task.sleep(for: .milliseconds(100))
+                chatStatus = try await chatBrowser.get("/api/v4/users/me").status
+            }
+            #expect(chatStatus == 401, "chat's session was revoked with no Drawbridge session to end")
+        }
+    }
+
+    @Test func badSignOutCallsGetClearErrorsAndSignNobodyOut() async throws {
+        try await withPlatformAndChat { browser, _, databases, _, dependencies in
+            let token = try await dependencies.serviceTokens.add(name: "platform").value
+            #expect(try await browser.signIn(username: "alice", password: PlatformFixture.password).status == 303)
+
+            let bare = try await Self.signOut(browser, token: nil, json: #"{"user": "alice"}"#)
+            #expect(bare.status == 401 && bare.header("WWW-Authenticate") == #"Bearer realm="drawbridge""#)
+            let forged = try await Self.signOut(browser, token: "dbt_" + String(repeating: "A", count: 43), json: #"{"user": "alice"}"#)
+            #expect(forged.status == 401 && forged.header("WWW-Authenticate")?.contains(#"error="invalid_token""#) == true)
+            let unknown = try await Self.signOut(browser, token: token, json: #"{"user": "nobody"}"#)
+            #expect(unknown.status == 404 && OAuthTestSupport.json(unknown)["error"] as? String == "unknown_user")
+            let form = try await Self.signOut(browser, token: token, json: "user=alice", contentType: "application/x-www-form-urlencoded")
+            #expect(form.status == 415)
+            let shapeless = try await Self.signOut(browser, token: token, json: #"{"login": "alice"}"#)
+            #expect(shapeless.status == 400 && OAuthTestSupport.json(shapeless)["error"] as? String == "invalid_request")
+            let nul = try await Self.signOut(browser, token: token, json: #"{"user": "ali\u0000ce"}"#)
+            #expect(nul.status == 400, "\(nul.body)")
+            let get = try await browser.get("/api/v1/logout", headers: [("Authorization", "Bearer \(token)")])
+            #expect(get.status == 405 && get.header("Allow") == "POST")
+
+            #expect(try await Self.drawbridgeSessions(databases) == ["alice"], "none of that signed anyone out")
+            #expect(try await browser.get("/auth/verify").status == 200)
         }
     }
 }

@@ -33,9 +33,7 @@ public struct HandoffService: Sendable {
         }
     }
 
-    public enum Match: String, Sendable, Decodable {
-        case any, id, login
-    }
+    public typealias Match = PlatformUserFinder.Match
 
     public struct Issued: Sendable, Equatable {
         public var url: String
@@ -63,39 +61,17 @@ public struct HandoffService: Sendable {
     public static let path = "/handoff/"
 
     public func issue(_ request: Request, tokenName: String) async throws -> Issued {
-        let name = request.user.trimmingCharacters(in: .whitespaces)
-        // Control characters (NUL above all, which PostgreSQL text cannot hold) are in no login or id.
-        guard !name.isEmpty, name.utf8.count <= 320, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw HandoffError.invalidRequest("user must be a platform login or id: 1 to 320 bytes, no control characters")
-        }
+        let name = try PlatformUserFinder.validated(request.user)
         guard let redirect = redirects.validated(request.redirect) else {
             let domain = redirects.cookieDomain.map { "\($0) or its subdomains" } ?? publicURL.host
             throw HandoffError.redirectNotAllowed("redirect must be a path on Drawbridge or an https URL on \(domain)")
         }
-        let user = try await find(name, match: request.match ?? .any)
+        let user = try await PlatformUserFinder(directory: directory).find(name, match: request.match ?? .any)
         guard user.isActive else { throw HandoffError.inactiveUser }
         let grant = HandoffGrant(platformUserID: user.id, login: user.login, redirect: redirect, tokenName: tokenName)
         let (code, expiresAt) = try await store.create(grant, lifetime: lifetime)
         logger.info("hand-off link issued", metadata: ["token": "\(tokenName)", "user_id": "\(user.id)"])
         return Issued(url: publicURL.url(Self.path + code.value), expiresAt: expiresAt, userID: user.id)
-    }
-
-    private func find(_ name: String, match: Match) async throws -> PlatformUser {
-        let byID = match == .login ? nil : try await directory.user(id: name, login: name)
-        let byLogin: PlatformUser?
-        do {
-            byLogin = match == .id ? nil : try await directory.user(matching: name)
-        } catch DirectoryError.ambiguous(_, let ids) {
-            throw HandoffError.ambiguousUser("'\(name)' matches several platform users by login (ids \(ids.joined(separator: ", "))); send the id with \"match\": \"id\"")
-        }
-        switch (byID, byLogin) {
-        case (let user?, let other?) where user.id != other.id:
-            throw HandoffError.ambiguousUser("'\(name)' is the id of one platform user and the login of another; send \"match\": \"id\" or \"match\": \"login\"")
-        case (let user?, _), (nil, let user?):
-            return user
-        case (nil, nil):
-            throw HandoffError.unknownUser
-        }
     }
 
     /// Uses a link. The caller still checks that the user may sign in now.

@@ -23,11 +23,14 @@ public struct SingleLogout: Sendable {
     let logger: Logger
     /// Called once tokens were revoked, so caches in front of the token store forget them.
     let onTokensRevoked: @Sendable () -> Void
+    /// Called with the digest of each session ended, so caches in front of the session store forget it.
+    let onSessionEnded: @Sendable ([UInt8]) -> Void
 
     public init(sessions: any SessionStore, grants: any GrantStore, clients: any ClientStore, backchannel: BackchannelLogoutSender,
                 provisioning: (store: ProvisioningStore, connectors: [String], maxAttempts: Int)?, logger: Logger,
-                onTokensRevoked: @escaping @Sendable () -> Void = {}) {
+                onTokensRevoked: @escaping @Sendable () -> Void = {}, onSessionEnded: @escaping @Sendable ([UInt8]) -> Void = { _ in }) {
         self.onTokensRevoked = onTokensRevoked
+        self.onSessionEnded = onSessionEnded
         self.sessions = sessions
         self.grants = grants
         self.clients = clients
@@ -41,17 +44,10 @@ public struct SingleLogout: Sendable {
     /// so a browser is not kept waiting on a slow relying party.
     public func end(digest: [UInt8], waitForNotices: Bool = false) async throws -> Outcome? {
         guard let session = try await sessions.end(digest: digest) else { return nil }
+        onSessionEnded(digest)
         let clientIDs = try await grants.revokeSession(digest: digest)
         if !clientIDs.isEmpty { onTokensRevoked() }
-        var chatJobs = 0
-        if let provisioning {
-            let links = try await provisioning.store.accounts(platformUserIDs: [session.userID])
-            for connector in provisioning.connectors where links[connector]?[session.userID] != nil {
-                try await provisioning.store.enqueue(connector: connector, action: .revokeSessions, platformUserID: session.userID,
-                                                     login: session.login, maxAttempts: provisioning.maxAttempts)
-                chatJobs += 1
-            }
-        }
+        let chatJobs = try await revokeChatSessions(userID: session.userID, login: session.login)
         let toNotify = try await clientsWithBackchannel(clientIDs)
         let subject = try await grants.numericID(forPlatformID: session.userID)
         let sid = SessionID.sid(digest: digest)
@@ -83,6 +79,27 @@ public struct SingleLogout: Sendable {
             if let client = try await clients.client(id: id), client.backchannelLogoutURI != nil { result.append(client) }
         }
         return result
+    }
+
+    /// Queues the end of the user's sessions on every chat server they have an account on; returns how many.
+    func revokeChatSessions(userID: String, login: String) async throws -> Int {
+        guard let provisioning else { return 0 }
+        var chatJobs = 0
+        let links = try await provisioning.store.accounts(platformUserIDs: [userID])
+        for connector in provisioning.connectors where links[connector]?[userID] != nil {
+            try await provisioning.store.enqueue(connector: connector, action: .revokeSessions, platformUserID: userID,
+                                                 login: login, maxAttempts: provisioning.maxAttempts)
+            chatJobs += 1
+        }
+        return chatJobs
+    }
+
+    /// The platform says the user signed out: every Drawbridge session of theirs ends, and their chat sessions
+    /// are revoked even when Drawbridge held none any more (chat's own sessions outlive Drawbridge's).
+    public func signOut(userID: String, login: String) async throws -> (sessions: [Outcome], chatJobs: Int) {
+        let outcomes = try await endAll(userID: userID)
+        let chatJobs = outcomes.map(\.chatJobs).reduce(0, +)
+        return (outcomes, chatJobs > 0 ? chatJobs : try await revokeChatSessions(userID: userID, login: login))
     }
 
     /// Ends every live session of one user (or of everyone); returns what each did.

@@ -40,26 +40,18 @@ struct HandoffController: Sendable {
     }
 
     @Sendable func issue(request: Request, context: AppRequestContext) async throws -> Response {
-        // RFC 6750 §3.1: no credentials at all gets a bare challenge; bad ones get `invalid_token`.
-        guard let presented = OAuthHTTP.bearerToken(request, allowQuery: false) else {
-            return Self.problem(.unauthorized, "invalid_token", "a service token is required (Authorization: Bearer dbt_…; make one with drawbridge tokens add --name NAME)",
-                                headers: [.wwwAuthenticate: #"Bearer realm="drawbridge""#])
-        }
-        guard let token = ServiceToken(presented: presented), let tokenName = try await tokens.authenticate(token) else {
+        let tokenName: String
+        switch try await ServiceAPI.authenticate(request, tokens: tokens, context: context) {
+        case .success(let name): tokenName = name
+        case .failure(let refusal):
             Self.record("invalid_token")
-            context.logger.notice("hand-off refused: unknown or revoked service token")
-            return Self.problem(.unauthorized, "invalid_token", "the service token is unknown or revoked",
-                                headers: [.wwwAuthenticate: #"Bearer realm="drawbridge", error="invalid_token", error_description="the service token is unknown or revoked""#])
-        }
-        guard OAuthHTTP.mediaType(request) == "application/json" else {
-            return Self.problem(.unsupportedMediaType, "invalid_request", "the body must be application/json")
+            return refusal.response
         }
         let body: HandoffService.Request
-        do {
-            let bytes = try await request.body.collect(upTo: 16 * 1024)
-            body = try JSONDecoder().decode(HandoffService.Request.self, from: Data(bytes.readableBytesView))
-        } catch {
-            return Self.problem(.badRequest, "invalid_request", "the body must be a JSON object: {\"user\": \"<login or id>\", \"redirect\": \"<url>\"} (optional \"match\": \"any\" | \"id\" | \"login\")")
+        switch await ServiceAPI.body(request, as: HandoffService.Request.self,
+                                     shape: "{\"user\": \"<login or id>\", \"redirect\": \"<url>\"} (optional \"match\": \"any\" | \"id\" | \"login\")") {
+        case .success(let decoded): body = decoded
+        case .failure(let refusal): return refusal.response
         }
         do {
             let issued = try await handoff.issue(body, tokenName: tokenName)
@@ -70,17 +62,10 @@ struct HandoffController: Sendable {
             )
         } catch let error as HandoffError {
             Self.record(error.code)
-            let status: HTTPResponse.Status = switch error {
-            case .invalidRequest, .redirectNotAllowed: .badRequest
-            case .unknownUser: .notFound
-            case .inactiveUser: .forbidden
-            case .ambiguousUser: .conflict
-            }
-            return Self.problem(status, error.code, error.description)
+            return ServiceAPI.problem(ServiceAPI.status(of: error), error.code, error.description)
         } catch {
             context.logger.error("hand-off failed", metadata: ["error": "\(PostgresErrorText.describe(error))"])
-            return Self.problem(.serviceUnavailable, "temporarily_unavailable", "the directory or Drawbridge's database did not answer; try again",
-                                headers: [.retryAfter: "1"])
+            return ServiceAPI.unavailable
         }
     }
 
@@ -120,11 +105,6 @@ struct HandoffController: Sendable {
             status: .badRequest, title: "This sign-in link has expired",
             message: "Sign-in links work once, for a minute. Go back to where you came from and try again, or sign in here."
         )
-    }
-
-    static func problem(_ status: HTTPResponse.Status, _ error: String, _ description: String, headers: HTTPFields = [:]) -> Response {
-        (try? OAuthHTTP.json(OAuthHTTP.ErrorBody(error: error, errorDescription: description), status: status, headers: headers))
-            ?? Response(status: .internalServerError)
     }
 
     static func record(_ result: String) {

@@ -18,8 +18,6 @@ struct LogoutController: Sendable {
     let cookies: SessionCookies
     let redirects: RedirectPolicy
     let pages: PageRenderer
-    /// Forward auth's session cache; a sign-out here must not wait for it to expire.
-    let sessionCache: ExpiringCache<[UInt8], Session?>
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/logout", use: show)
@@ -126,8 +124,7 @@ struct LogoutController: Sendable {
     }
 
     private func end(token: SecretToken, _ endSession: EndSessionRequest, context: AppRequestContext) async throws -> Response {
-        sessionCache.remove(token.digest)
-        _ = try await logout.end(digest: token.digest)  // logs what it did
+        _ = try await logout.end(digest: token.digest)  // logs what it did, and drops the cached session
         return finish(endSession)
     }
 
