@@ -4,7 +4,8 @@
 It lists the platform's demo users and, for one you pick, does what a real platform backend does for its
 signed-in user: POST /api/v1/handoff to Drawbridge with its service token, asking for a one-time URL that
 ends on Drawbridge's launch link for chat, then redirects the browser there. The browser gets Drawbridge's
-session cookie and lands in chat signed in, with no second form.
+session cookie and lands in chat signed in, with no second form. "Sign out" does what the platform's
+sign-out does: POST /api/v1/logout, which ends the user's Drawbridge sessions and their chat sessions.
 
 This demo signs nobody in itself ("pretend you are signed in as ..."): a real platform only hands over the
 user its own login has already verified. Standard library only.
@@ -50,34 +51,48 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(404, page("<p>Not found.</p>"))
         buttons = "".join(
             f'<form method="post" action="/open-chat"><input type="hidden" name="user" value="{u}">'
-            f'<button>Open chat as {u}</button> <span class="note">({html.escape(note)})</span></form>'
+            f'<button>Open chat as {u}</button> <button formaction="/sign-out">Sign out {u}</button>'
+            f' <span class="note">({html.escape(note)})</span></form>'
             for u, note in USERS)
         self.send(200, page(f"""<h1>Demo platform</h1>
 <p>This stands in for your web platform. Pretend you are signed in to it as one of its users, then press
 <em>Open chat</em>: the platform's backend asks Drawbridge (<code>POST /api/v1/handoff</code>) for a one-time
-sign-in URL that ends on <code>/launch/{html.escape(self.server.launch)}</code>, and sends your browser there.</p>
+sign-in URL that ends on <code>/launch/{html.escape(self.server.launch)}</code>, and sends your browser there.
+<em>Sign out</em> tells Drawbridge (<code>POST /api/v1/logout</code>) that the user signed out of the
+platform: chat signs them out too.</p>
 {buttons}"""))
 
     def do_POST(self):
-        if self.path != "/open-chat":
+        if self.path not in ("/open-chat", "/sign-out"):
             return self.send(404, page("<p>Not found.</p>"))
         length = int(self.headers.get("Content-Length") or 0)
         form = urllib.parse.parse_qs(self.rfile.read(min(length, 4096)).decode())
         user = (form.get("user") or [""])[0]
+        if self.path == "/sign-out":
+            answer = self.call("/api/v1/logout", {"user": user}, "sign-out")
+            if isinstance(answer, dict):
+                self.send(200, page(f"<h1>{html.escape(user)} signed out</h1><p>Drawbridge answered:</p>"
+                                    f"<pre>{html.escape(json.dumps(answer))}</pre><p><a href='/'>Back</a></p>"))
+            return
+        answer = self.call("/api/v1/handoff", {"user": user, "redirect": "/launch/" + self.server.launch}, "hand-off")
+        if isinstance(answer, dict):
+            # The one-time URL is built from Drawbridge's public_url; send the browser to it.
+            self.send(303, headers=[("Location", answer["url"])])
+
+    def call(self, path, body, what):
+        """POSTs to Drawbridge's service API with the token; the JSON answer, or None once an error page went out."""
         request = urllib.request.Request(
-            self.server.drawbridge + "/api/v1/handoff", method="POST",
-            data=json.dumps({"user": user, "redirect": "/launch/" + self.server.launch}).encode(),
+            self.server.drawbridge + path, method="POST", data=json.dumps(body).encode(),
             headers={"Authorization": "Bearer " + self.server.token, "Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
-                url = json.load(response)["url"]
+                return json.load(response)
         except urllib.error.HTTPError as error:
             detail = error.read().decode(errors="replace")
-            return self.send(error.code, page(f"<h1>Drawbridge refused the hand-off</h1><pre>{error.code} {html.escape(detail)}</pre><p><a href='/'>Back</a></p>"))
+            self.send(error.code, page(f"<h1>Drawbridge refused the {what}</h1><pre>{error.code} {html.escape(detail)}</pre><p><a href='/'>Back</a></p>"))
         except OSError as error:
-            return self.send(502, page(f"<h1>Drawbridge did not answer</h1><pre>{html.escape(str(error))}</pre>"))
-        # The one-time URL is built from Drawbridge's public_url; send the browser to it.
-        self.send(303, headers=[("Location", url)])
+            self.send(502, page(f"<h1>Drawbridge did not answer</h1><pre>{html.escape(str(error))}</pre>"))
+        return None
 
     def log_message(self, fmt, *args):
         sys.stderr.write("demo-platform: " + fmt % args + "\n")
