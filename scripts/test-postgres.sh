@@ -97,7 +97,9 @@ cmd_start() {
 # --- drawbridge test cluster ---
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$DIR'
-max_connections = 200
+# The main test phase runs ~160 tests at once, each gateway with two pools of up to 4 connections:
+# 200 ran out ("too many clients already") once the suites grew.
+max_connections = 600
 shared_buffers = 16MB
 fsync = off
 synchronous_commit = off
