@@ -26,9 +26,19 @@
 #            --backchannel-logout         backchannel_logout_enabled: true
 #            --client-whitelist URL       sso.client_whitelist entry (skips "Continue to your account")
 #            --admin-user NAME            localpart of the admin account (default synapse-admin)
+#            --public-baseurl URL         where browsers reach Synapse through a reverse proxy on loopback
+#                                         that passes Host (with the port) and X-Forwarded-Proto:
+#                                         public_baseurl URL and x_forwarded: true (default
+#                                         http://127.0.0.1:P/, no proxy); the redirect URI follows it
+#            --oidc-server-url URL        where Synapse itself calls the provider, for an issuer whose name
+#                                         only browsers resolve (e.g. https://sso.example.test:PORT behind
+#                                         a test nginx): discover: false, authorization_endpoint
+#                                         ISSUER/oauth/authorize (the browser), token_endpoint,
+#                                         userinfo_endpoint and jwks_uri under URL (Drawbridge's paths)
 # stop     SIGTERM, waits up to 30 s, then SIGKILL. Leaves DIR in place.
 #
-# The redirect URI to register at Drawbridge is http://127.0.0.1:P/_synapse/client/oidc/callback.
+# The redirect URI to register at Drawbridge is http://127.0.0.1:P/_synapse/client/oidc/callback
+# (with --public-baseurl: URL/_synapse/client/oidc/callback).
 set -euo pipefail
 
 PROG="synapse.sh"
@@ -100,7 +110,7 @@ pid_alive() {
 cmd_start() {
     local dir="" port="" server_name="" issuer="" client_id="" client_secret="" idp_id="drawbridge"
     local oidc_registration=true allow_existing=false update_profile=false backchannel=false
-    local whitelist="" admin_user="synapse-admin"
+    local whitelist="" admin_user="synapse-admin" public_baseurl="" oidc_server_url=""
     [[ $# -ge 1 ]] || usage
     dir="$1"; shift
     while (($# > 0)); do
@@ -117,6 +127,8 @@ cmd_start() {
             --backchannel-logout) backchannel=true; shift ;;
             --client-whitelist) whitelist="${2:-}"; shift 2 ;;
             --admin-user) admin_user="${2:-}"; shift 2 ;;
+            --public-baseurl) public_baseurl="${2:-}"; shift 2 ;;
+            --oidc-server-url) oidc_server_url="${2:-}"; shift 2 ;;
             *) die "unknown argument '$1'" ;;
         esac
     done
@@ -130,6 +142,14 @@ cmd_start() {
     [[ -n "$client_secret" ]] || die "--oidc-client-secret is required"
     [[ "$idp_id" =~ ^[A-Za-z0-9._~-]+$ ]] || die "--idp-id must be made of A-Z a-z 0-9 . _ ~ -"
     [[ "$admin_user" =~ ^[a-z0-9._=/-]+$ ]] || die "--admin-user must be a lowercase Matrix localpart"
+    if [[ -n "$public_baseurl" ]]; then
+        [[ "$public_baseurl" =~ ^https?://[^/]+/?$ ]] || die "--public-baseurl must be an http(s) URL with no path"
+        [[ "$public_baseurl" == */ ]] || public_baseurl="$public_baseurl/"
+    fi
+    if [[ -n "$oidc_server_url" ]]; then
+        [[ "$oidc_server_url" =~ ^https?://[^/]+/?$ ]] || die "--oidc-server-url must be an http(s) URL with no path"
+        oidc_server_url="${oidc_server_url%/}"
+    fi
 
     installed || cmd_install
 
@@ -143,11 +163,13 @@ cmd_start() {
     fi
 
     local url="http://127.0.0.1:$port"
+    local browser_base="${public_baseurl:-$url/}"
     say "writing $dir/homeserver.yaml (server_name $server_name, $url, idp_id $idp_id, issuer $issuer)"
     (umask 077 && SYN_DIR="$dir" SYN_PORT="$port" SYN_SERVER_NAME="$server_name" SYN_ISSUER="$issuer" \
         SYN_CLIENT_ID="$client_id" SYN_CLIENT_SECRET="$client_secret" SYN_IDP_ID="$idp_id" \
         SYN_OIDC_REGISTRATION="$oidc_registration" SYN_ALLOW_EXISTING="$allow_existing" \
         SYN_UPDATE_PROFILE="$update_profile" SYN_BACKCHANNEL="$backchannel" SYN_WHITELIST="$whitelist" \
+        SYN_PUBLIC_BASEURL="$public_baseurl" SYN_OIDC_SERVER_URL="$oidc_server_url" \
         "$PY" - <<'PYEOF'
 import json, os, secrets
 
@@ -171,14 +193,14 @@ port = int(env["SYN_PORT"])
 relaxed = "{per_second: 1000, burst_count: 1000}"
 lines = f"""# Written by scripts/synapse.sh for Drawbridge tests. Rewritten at every start.
 server_name: {q(env["SYN_SERVER_NAME"])}
-public_baseurl: {q(f"http://127.0.0.1:{port}/")}
+public_baseurl: {q(env["SYN_PUBLIC_BASEURL"] or f"http://127.0.0.1:{port}/")}
 pid_file: {q(os.path.join(d, "homeserver.pid"))}
 listeners:
   - port: {port}
     bind_addresses: ["127.0.0.1"]
     type: http
     tls: false
-    x_forwarded: false
+    x_forwarded: {"true" if env["SYN_PUBLIC_BASEURL"] else "false"}
     resources:
       - names: [client]
         compress: false
@@ -253,9 +275,18 @@ lines += f"""oidc_providers:
         email_template: "{{{{ user.email }}}}"
         confirm_localpart: false
 """
-if issuer.startswith("http://"):
-    # Synapse validates the discovery document with authlib, which insists that issuer,
-    # authorization_endpoint, token_endpoint and jwks_uri use https ('"issuer" MUST use "https"
+server_url = env["SYN_OIDC_SERVER_URL"]
+if server_url:
+    # The browser goes to the issuer's authorize endpoint; Synapse's own calls go to server_url.
+    lines += f"""    discover: false
+    authorization_endpoint: {q(issuer.rstrip("/") + "/oauth/authorize")}
+    token_endpoint: {q(server_url + "/oauth/token")}
+    userinfo_endpoint: {q(server_url + "/oauth/userinfo")}
+    jwks_uri: {q(server_url + "/oauth/discovery/keys")}
+"""
+if issuer.startswith("http://") or server_url.startswith("http://"):
+    # Synapse validates the provider's metadata (discovered or configured) with authlib, which insists that
+    # issuer, authorization_endpoint, token_endpoint and jwks_uri use https ('"issuer" MUST use "https"
     # scheme'). skip_verification only skips that metadata check (synapse/handlers/oidc.py
     # _validate_metadata); id_token signature, iss, aud, nonce and exp are still verified.
     lines += "    skip_verification: true\n"
@@ -354,12 +385,12 @@ print(f"synapse.sh: admin {reply['user_id']} token written to {token_file}")
 PYEOF
     chmod 0600 "$dir/admin_token" "$dir/admin_password"
 
-    say "redirect URI to register at the OIDC provider: $url/_synapse/client/oidc/callback"
+    say "redirect URI to register at the OIDC provider: ${browser_base}_synapse/client/oidc/callback"
     if [[ "$backchannel" == true ]]; then
-        say "back-channel logout URI: $url/_synapse/client/oidc/backchannel_logout"
+        say "back-channel logout URI: ${browser_base}_synapse/client/oidc/backchannel_logout"
     fi
     printf 'SYNAPSE_READY url=%s admin_token_file=%s redirect_uri=%s idp=oidc-%s pid=%s\n' \
-        "$url" "$dir/admin_token" "$url/_synapse/client/oidc/callback" "$idp_id" "$pid"
+        "$url" "$dir/admin_token" "${browser_base}_synapse/client/oidc/callback" "$idp_id" "$pid"
 }
 
 cmd_stop() {
