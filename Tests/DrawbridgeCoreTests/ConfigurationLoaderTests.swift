@@ -192,4 +192,16 @@ import Testing
             #expect(error.problems.map(\.description) == ["/nonexistent/drawbridge.yaml: cannot read config file: no such file '/nonexistent/drawbridge.yaml'"])
         }
     }
+
+    @Test func connectorVariablesAreSettingsAndTyposAreNot() {
+        let loader = ConfigurationLoader(environment: [
+            "DRAWBRIDGE_CONNECTORS_SYNAPSE_TOKEN_FILE": "/run/secrets/synapse",
+            "DRAWBRIDGE_CONNECTORS_CHAT_EU_URL": "https://chat.example.com",
+            "DRAWBRIDGE_CONNECTORS_MATTERMOST_TOKNE": "typo",
+            "DRAWBRIDGE_CONNECTORS_TOKEN": "no connector name",
+            "DRAWBRIDGE_HTTP_PORT": "8080",
+            "DRAWBRIDGE_HTTP_PROT": "typo",
+        ])
+        #expect(loader.unknownEnvironmentVariables() == ["DRAWBRIDGE_CONNECTORS_MATTERMOST_TOKNE", "DRAWBRIDGE_CONNECTORS_TOKEN", "DRAWBRIDGE_HTTP_PROT"])
+    }
 }

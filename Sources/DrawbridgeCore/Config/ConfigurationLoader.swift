@@ -56,9 +56,14 @@ public struct ConfigurationLoader: Sendable {
     /// Unknown `DRAWBRIDGE_*` variables: not fatal (environments are shared), but worth a warning.
     public func unknownEnvironmentVariables() -> [String] {
         let known = Set(ConfigurationKeys.all.map(ConfigurationKeys.environmentName(for:)))
+        // DRAWBRIDGE_CONNECTORS_<NAME>_<KEY>: any connector name, one of the connector keys.
+        let connectorKeySuffixes = ProvisioningConfiguration.connectorKeys.map { "_" + ConfigurationKeys.environmentName(for: $0).dropFirst("DRAWBRIDGE_".count) }
         return environment.keys.filter { name in
             guard name.hasPrefix("DRAWBRIDGE_"), !ConfigurationKeys.nonKeyEnvironment.contains(name) else { return false }
             let base = name.hasSuffix("_FILE") ? String(name.dropLast(5)) : name
+            if base.hasPrefix("DRAWBRIDGE_CONNECTORS_"), connectorKeySuffixes.contains(where: { base.dropFirst("DRAWBRIDGE_CONNECTORS".count).count > $0.count && base.hasSuffix($0) }) {
+                return false
+            }
             return !known.contains(base) && !known.contains(name)
         }.sorted()
     }
