@@ -77,8 +77,8 @@ import Testing
             }
             let elapsed = ContinuousClock.now - signedOut
             #expect(chatStatus == 401, "chat's session was revoked")
-            // recheck_interval 1 s, the watcher's pause 0.5 s, the outbox's poll 0.2 s, and a loaded machine.
-            #expect(elapsed < .seconds(5), "the platform sign-out reached chat after \(elapsed)")
+            // recheck_interval 1 s, the watcher's pause 0.5 s, the outbox's poll 0.2 s: about 1 to 2 s, but the whole suite shares the machine.
+            #expect(elapsed < .seconds(10), "the platform sign-out reached chat after \(elapsed)")
             #expect(try await Self.drawbridgeSessions(databases).isEmpty, "Drawbridge's session ended too")
             let jobs = try await ProvisioningTests.jobs(databases)
             #expect(jobs.contains("revoke_sessions:done:"), "\(jobs)")
