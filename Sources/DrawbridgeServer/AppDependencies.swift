@@ -18,6 +18,8 @@ public struct AppDependencies: Sendable {
     public var serviceTokens: any ServiceTokenStore
     /// One-time sign-in links made by the hand-off API.
     public var handoffs: any HandoffStore
+    /// Forward auth's session caches, shared by the routes and the NOTIFY listener that empties them.
+    public var sessionCaches: SessionCaches
 
     public init(
         configuration: DrawbridgeConfiguration,
@@ -29,8 +31,10 @@ public struct AppDependencies: Sendable {
         readinessChecks: [ReadinessCheck],
         platformSession: PlatformSessionBridge? = nil,
         serviceTokens: any ServiceTokenStore,
-        handoffs: any HandoffStore
+        handoffs: any HandoffStore,
+        sessionCaches: SessionCaches? = nil
     ) {
+        self.sessionCaches = sessionCaches ?? SessionCaches(lifetime: configuration.cache.lifetime)
         self.serviceTokens = serviceTokens
         self.handoffs = handoffs
         self.platformSession = platformSession

@@ -44,18 +44,16 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
     )
     let oauth = dependencies.oauth
     let logout = dependencies.singleLogout
-    let sessionCache = ExpiringCache<[UInt8], Session?>(lifetime: oauth.settings.cacheLifetime)
     let resolver = SessionResolver(
         sessions: dependencies.sessions, cookies: cookies, bridge: dependencies.platformSession, logout: logout,
-        provisioning: dependencies.provisioning, sessionCache: sessionCache,
-        bridgedSessionCache: ExpiringCache(lifetime: oauth.settings.cacheLifetime)
+        provisioning: dependencies.provisioning, caches: dependencies.sessionCaches
     )
     LoginController(
         flow: flow, resolver: resolver, directory: dependencies.directory, redirects: redirects, pages: pages
     ).addRoutes(to: router)
     LogoutController(
         logout: logout, sessions: dependencies.sessions, clients: oauth.clients, keys: oauth.keys, issuer: oauth.issuer,
-        cookies: cookies, redirects: redirects, pages: pages, sessionCache: sessionCache
+        cookies: cookies, redirects: redirects, pages: pages, sessionCaches: dependencies.sessionCaches
     ).addRoutes(to: router)
     HandoffController(
         handoff: HandoffService(

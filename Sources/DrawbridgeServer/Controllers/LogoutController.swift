@@ -18,8 +18,8 @@ struct LogoutController: Sendable {
     let cookies: SessionCookies
     let redirects: RedirectPolicy
     let pages: PageRenderer
-    /// Forward auth's session cache; a sign-out here must not wait for it to expire.
-    let sessionCache: ExpiringCache<[UInt8], Session?>
+    /// Forward auth's session caches; a sign-out here must not wait for its own NOTIFY to come back.
+    let sessionCaches: SessionCaches
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/logout", use: show)
@@ -126,7 +126,7 @@ struct LogoutController: Sendable {
     }
 
     private func end(token: SecretToken, _ endSession: EndSessionRequest, context: AppRequestContext) async throws -> Response {
-        sessionCache.remove(token.digest)
+        sessionCaches.invalidate(.session(digest: token.digest))
         _ = try await logout.end(digest: token.digest)  // logs what it did
         return finish(endSession)
     }
