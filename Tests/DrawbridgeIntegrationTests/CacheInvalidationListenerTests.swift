@@ -35,11 +35,9 @@ import Testing
         let session = SecretToken.sha256("cookie"), hex = Self.hex(session)
         try await TestDatabases.execute("INSERT INTO drawbridge.sessions (id_hash, user_id, login, expires_at) VALUES ('\\x\(hex)', '1', 'alice', now() + interval '1 hour')", on: url)
         caches.byDigest.store(Session(userID: "1", login: "alice", createdAt: Date(), lastSeenAt: Date(), expiresAt: Date() + 3600), for: session)
-        let deleted = ContinuousClock.now
+        // How soon is ReplicaTests' to measure (serialized, across processes); here only that it comes.
         try await TestDatabases.execute("DELETE FROM drawbridge.sessions WHERE id_hash = '\\x\(hex)'", on: url)
         try await waitUntil("the session's notice") { seen.all.contains(.session(digest: session)) }
-        let took = ContinuousClock.now - deleted
-        #expect(took < .milliseconds(500), "notice after \(took)")
         #expect(caches.byDigest.value(for: session) == nil)
 
         // Tokens: revoked → a notice; rotated (the refresh hot path) → none; a live one deleted → a notice.
@@ -79,12 +77,13 @@ import Testing
 
     static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 
+    /// Counts turns, not wall time: other suites in the same run can hold every thread for seconds.
     private static func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
-        let start = ContinuousClock.now
-        while !condition() {
-            guard ContinuousClock.now - start < .seconds(10) else { throw TestSetupError("waited 10 s for \(what)") }
+        for _ in 0..<2000 {
+            if condition() { return }
             try await Task.sleep(for: .milliseconds(10))
         }
+        throw TestSetupError("waited 2000 turns of 10 ms for \(what)")
     }
 }
 
