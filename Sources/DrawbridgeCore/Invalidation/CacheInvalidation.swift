@@ -12,8 +12,8 @@ public enum CacheInvalidation: Sendable, Hashable {
     /// Shared with the triggers in `migrations/0009_cache_invalidation.sql`; a rename needs a migration.
     public static let channel = "drawbridge_invalidate"
 
-    /// NOTIFY refuses payloads of 8000 bytes or more; ids are cut well short of that (a longer one cannot be
-    /// cached under its own name anyway: clients ids are at most 128 characters, platform ids are short).
+    /// NOTIFY refuses payloads of 8000 bytes or more; ids are cut well short of that (client ids are at most
+    /// 128 characters and platform ids are short, so a cut one names nothing cached, which costs nothing).
     static let maximumKeyLength = 4000
 
     public var payload: String {
@@ -30,8 +30,12 @@ public enum CacheInvalidation: Sendable, Hashable {
         guard let colon = payload.firstIndex(of: ":") else { return nil }
         let key = String(payload[payload.index(after: colon)...])
         switch payload[..<colon] {
-        case "session": guard let digest = Self.bytes(hex: key) else { return nil }; self = .session(digest: digest)
-        case "token": guard let digest = Self.bytes(hex: key) else { return nil }; self = .token(digest: digest)
+        case "session":
+            guard let digest = Self.bytes(hex: key) else { return nil }
+            self = .session(digest: digest)
+        case "token":
+            guard let digest = Self.bytes(hex: key) else { return nil }
+            self = .token(digest: digest)
         case "client": self = .client(id: key)
         case "user": self = .user(id: key)
         default: return nil
