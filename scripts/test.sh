@@ -56,14 +56,14 @@ else
     # The suites that load the whole machine (a real Synapse, 10,000-user syncs against a Python stand-in,
     # several `drawbridge serve` processes, chromium behind nginx) run after the rest and one at a time: on
     # 2 cores, overlapping them with the timing-sensitive suites made sign-ins time out.
-    HEAVY=(ProvisioningSyncTests SynapseTests ProvisioningRecoveryTests BrowserSSOTests BrowserSynapseTests ReplicaTests)
+    HEAVY=(ProvisioningSyncTests SynapseTests ProvisioningRecoveryTests BrowserSSOTests BrowserSynapseTests ReplicaTests BrowserReplicaTests)
     skip="$(IFS='|'; echo "${HEAVY[*]}")"
     step "Running tests (swift test --disable-xctest --skip '$skip')"
     swift test --disable-xctest --skip-build --skip "$skip" || status=$?
     for suite in "${HEAVY[@]}"; do
         step "Running $suite on its own"
-        # Anchored: a bare "SynapseTests" would also pick BrowserSynapseTests.
-        swift test --disable-xctest --skip-build --filter "\.$suite/" || status=$?
+        # Anchored (Module.Suite/test): a bare "ReplicaTests" would run BrowserReplicaTests as well.
+        swift test --disable-xctest --skip-build --filter "\\.$suite/" || status=$?
     done
     # The deploy kit: systemd-analyze, nginx on loopback with the production site, Caddy, Kubernetes schemas,
     # hadolint, shellcheck (scripts/check-deploy.sh says what each check is).

@@ -4,8 +4,9 @@ import PostgresNIO
 import ServiceLifecycle
 
 extension AppDependencies {
-    /// The production wiring: pooled clients for both databases, the hash pool and the session reaper.
-    /// The returned services must run (in a ServiceGroup or as the application's services).
+    /// The production wiring: pooled clients for both databases, the hash pool, the session reaper and (with
+    /// `cache.listen`) the listener that keeps the caches in step with other replicas. The returned services
+    /// must run (in a ServiceGroup or as the application's services).
     public static func live(
         configuration: DrawbridgeConfiguration,
         logger: Logger,
@@ -27,14 +28,20 @@ extension AppDependencies {
         let schema = configuration.database.schema
         let keyRing = try SigningKeyRing.configured(configuration, client: database, logger: logger)
         let grants = PostgresGrantStore(client: database, schema: schema, logger: logger)
+        let cacheLifetime = configuration.cache.lifetime
         let oauth = OAuthService(
             settings: configuration.oauth, issuer: configuration.publicURL.description,
-            clients: CachingClientStore(PostgresClientStore(client: database, schema: schema, logger: logger), lifetime: configuration.oauth.cacheLifetime),
+            clients: CachingClientStore(PostgresClientStore(client: database, schema: schema, logger: logger), lifetime: cacheLifetime),
             grants: grants,
-            directory: directory, keys: keyRing, authenticator: authenticator, logger: logger
+            directory: directory, keys: keyRing, authenticator: authenticator, logger: logger,
+            tokenCacheLifetime: cacheLifetime, invalidations: PostgresCacheInvalidationPublisher(client: database, logger: logger)
         )
+        let sessionCaches = SessionCaches(lifetime: cacheLifetime)
         let handoffs = PostgresHandoffStore(client: database, schema: schema, logger: logger)
         var services: [any Service] = [database, platform, pool, SessionReaper(store: sessions, grants: grants, handoffs: handoffs, logger: logger)]
+        if configuration.cache.listen {
+            services.append(CacheInvalidationListener(url: configuration.database.url, targets: [oauth, sessionCaches], logger: logger))
+        }
         var provisioning: ProvisioningService?
         if !configuration.provisioning.connectors.isEmpty {
             let store = ProvisioningStore(client: database, schema: schema, logger: logger)
@@ -59,7 +66,8 @@ extension AppDependencies {
             ],
             platformSession: configuration.platformSession.map { PlatformSessionBridge(settings: $0, client: platform, directory: directory, logger: logger) },
             serviceTokens: PostgresServiceTokenStore(client: database, schema: schema, logger: logger),
-            handoffs: handoffs
+            handoffs: handoffs,
+            sessionCaches: sessionCaches
         )
         if let bridge = dependencies.platformSession {
             if bridge.canCheckWithoutCookie {

@@ -18,8 +18,8 @@ public struct AppDependencies: Sendable {
     public var serviceTokens: any ServiceTokenStore
     /// One-time sign-in links made by the hand-off API.
     public var handoffs: any HandoffStore
-    /// Forward auth's short-lived session cache; every single logout drops its entry on this replica.
-    public let sessionCache: ExpiringCache<[UInt8], Session?>
+    /// Forward auth's session caches, shared by the routes and the NOTIFY listener that empties them.
+    public var sessionCaches: SessionCaches
 
     public init(
         configuration: DrawbridgeConfiguration,
@@ -31,8 +31,10 @@ public struct AppDependencies: Sendable {
         readinessChecks: [ReadinessCheck],
         platformSession: PlatformSessionBridge? = nil,
         serviceTokens: any ServiceTokenStore,
-        handoffs: any HandoffStore
+        handoffs: any HandoffStore,
+        sessionCaches: SessionCaches? = nil
     ) {
+        self.sessionCaches = sessionCaches ?? SessionCaches(lifetime: configuration.cache.lifetime)
         self.serviceTokens = serviceTokens
         self.handoffs = handoffs
         self.platformSession = platformSession
@@ -43,7 +45,6 @@ public struct AppDependencies: Sendable {
         self.oauth = oauth
         self.provisioning = provisioning
         self.readinessChecks = readinessChecks
-        self.sessionCache = ExpiringCache(lifetime: oauth.settings.cacheLifetime)
     }
 }
 
@@ -66,7 +67,7 @@ extension AppDependencies {
             backchannel: BackchannelLogoutSender(issuer: oauth.issuer, keys: oauth.keys, logger: logger),
             provisioning: provisioning.map { ($0.store, $0.connectorNames, $0.settings.maxAttempts) }, logger: logger,
             onTokensRevoked: { [oauth] in oauth.forgetCachedTokens() },
-            onSessionEnded: { [sessionCache] in sessionCache.remove($0) }
+            onSessionEnded: { [sessionCaches] in sessionCaches.invalidate(.session(digest: $0)) }
         )
     }
 }

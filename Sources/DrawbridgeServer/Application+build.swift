@@ -44,11 +44,9 @@ public func buildRouter(dependencies: AppDependencies, pages: PageRenderer) -> R
     )
     let oauth = dependencies.oauth
     let logout = dependencies.singleLogout
-    let sessionCache = dependencies.sessionCache
     let resolver = SessionResolver(
         sessions: dependencies.sessions, cookies: cookies, bridge: dependencies.platformSession, logout: logout,
-        provisioning: dependencies.provisioning, sessionCache: sessionCache,
-        bridgedSessionCache: ExpiringCache(lifetime: oauth.settings.cacheLifetime)
+        provisioning: dependencies.provisioning, caches: dependencies.sessionCaches
     )
     LoginController(
         flow: flow, resolver: resolver, directory: dependencies.directory, redirects: redirects, pages: pages

@@ -52,6 +52,21 @@ import Testing
         #expect(fromEnvironment.platformSession?.cookieName == "sid" && fromEnvironment.platformSession?.hash == PlatformSessionSettings.CookieHash.none)
     }
 
+    /// Longer caches only with the listener: without notices, the lifetime is how long a sign-out takes to spread.
+    @Test func cacheLifetimeIsLongOnlyWithTheListener() async throws {
+        let defaults = try await load(Self.valid).cache
+        #expect(defaults.lifetime == .seconds(1) && defaults.listen)
+        let long = try await load(Self.valid + "\ncache: { lifetime: 30s }\n").cache
+        #expect(long.lifetime == .seconds(30) && long.listen)
+        let off = try await load(Self.valid, environment: ["DRAWBRIDGE_CACHE_LISTEN": "false", "DRAWBRIDGE_CACHE_LIFETIME": "0"]).cache
+        #expect(off.lifetime == .zero && !off.listen)
+        let unsafe = await problems(Self.valid + "\ncache: { lifetime: 5s, listen: false }\n")
+        #expect(unsafe.contains { $0.contains("cache.lifetime") && $0.contains("cache.listen") }, "\(unsafe)")
+        let wrong = await problems(Self.valid + "\ncache: { lifetime: 1h, listen: maybe }\n")
+        #expect(wrong.contains { $0.contains("cache.lifetime") && $0.contains("10m") }, "\(wrong)")
+        #expect(wrong.contains { $0.contains("cache.listen") }, "\(wrong)")
+    }
+
     @Test func launchLinkSettingsAreReadAndABadURLIsNamed() async throws {
         let configured = try await load(Self.valid + """
 

@@ -231,14 +231,14 @@ import Testing
     /// Runs the driver with Debian's interpreter (the one with python3-selenium) without blocking a thread of the
     /// cooperative pool the gateway answers on. Output goes through files in the work directory. After
     /// `timeout`, SIGTERM: the driver stops nginx, chromium and its helpers on it.
-    static func run(_ arguments: [String], logDirectory: String, timeout: Duration = .seconds(300)) async throws -> CommandRunner.Result {
+    static func run(_ arguments: [String], logDirectory: String, timeout: Duration = .seconds(300), driver: String = Self.driver) async throws -> CommandRunner.Result {
         try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
         let outPath = logDirectory + "/driver.stdout", errPath = logDirectory + "/driver.stderr"
         FileManager.default.createFile(atPath: outPath, contents: nil)
         FileManager.default.createFile(atPath: errPath, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [Self.driver] + arguments
+        process.arguments = [driver] + arguments
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         process.standardInput = FileHandle.nullDevice

@@ -16,6 +16,7 @@ public enum ConfigurationKeys {
         "login_throttle.user_failures", "login_throttle.address_failures", "login_throttle.window",
         "oauth.code_lifetime", "oauth.access_token_lifetime", "oauth.refresh_token_lifetime", "oauth.id_token_lifetime",
         "oauth.refresh_reuse_grace", "oauth.default_scope",
+        "cache.lifetime", "cache.listen",
         "keys.encryption_key", "keys.algorithm",
         "provisioning.wait_budget", "provisioning.max_attempts", "provisioning.concurrency", "provisioning.poll_interval", "provisioning.lease",
         "log.level", "log.format",

@@ -73,6 +73,7 @@ struct ConfigurationParser {
         )
         let log = parseLog(problems: &problems)
         let oauth = parseOAuth(problems: &problems)
+        let cache = parseCache(problems: &problems)
         let keyAlgorithm = values.string("keys.algorithm")?.uppercased() ?? "RS256"
         if !["RS256", "ES256"].contains(keyAlgorithm) {
             problems.append(ConfigurationError("'\(keyAlgorithm)' is not RS256 or ES256", key: "keys.algorithm"))
@@ -94,7 +95,8 @@ struct ConfigurationParser {
             provisioning: provisioning,
             log: log,
             platformSession: platformSession,
-            loginThrottle: loginThrottle
+            loginThrottle: loginThrottle,
+            cache: cache
         )
     }
 
@@ -221,6 +223,27 @@ struct ConfigurationParser {
             } else {
                 problems.append(ConfigurationError("unknown scope(s) \(unknown.joined(separator: ", ")); supported: \(settings.supportedScopes.joined(separator: " "))", key: "oauth.default_scope"))
             }
+        }
+        return settings
+    }
+
+    private func parseCache(problems: inout [ConfigurationError]) -> CacheSettings {
+        var settings = CacheSettings()
+        if let text = values.string("cache.listen") {
+            switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+            case "true", "yes", "on", "1": settings.listen = true
+            case "false", "no", "off", "0": settings.listen = false
+            default: problems.append(ConfigurationError("'\(text)' is not true or false", key: "cache.listen"))
+            }
+        }
+        settings.lifetime = durationAllowingZero("cache.lifetime", default: settings.lifetime, problems: &problems)
+        if settings.lifetime > CacheSettings.maximum {
+            problems.append(ConfigurationError("must be at most 10m", key: "cache.lifetime"))
+        } else if settings.lifetime > CacheSettings.unnotifiedMaximum, !settings.listen {
+            problems.append(ConfigurationError(
+                "may be longer than 1s only with cache.listen: true (without notices, a sign-out would take that long to reach other replicas)",
+                key: "cache.lifetime"
+            ))
         }
         return settings
     }

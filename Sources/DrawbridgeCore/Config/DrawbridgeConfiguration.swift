@@ -19,6 +19,8 @@ public struct DrawbridgeConfiguration: Sendable {
     public var log: LogSettings
     /// Platform-first sign-in from the platform's own session cookie; nil when not configured.
     public var platformSession: PlatformSessionSettings?
+    /// Each replica's caches of sessions, tokens and clients, and the listener that keeps them current.
+    public var cache: CacheSettings
 
     public init(
         http: HTTPSettings,
@@ -33,8 +35,10 @@ public struct DrawbridgeConfiguration: Sendable {
         provisioning: ProvisioningConfiguration = ProvisioningConfiguration(),
         log: LogSettings = LogSettings(),
         platformSession: PlatformSessionSettings? = nil,
-        loginThrottle: SignInThrottle.Settings = SignInThrottle.Settings()
+        loginThrottle: SignInThrottle.Settings = SignInThrottle.Settings(),
+        cache: CacheSettings = CacheSettings()
     ) {
+        self.cache = cache
         self.loginThrottle = loginThrottle
         self.platformSession = platformSession
         self.http = http

@@ -11,8 +11,9 @@ public struct OAuthSettings: Sendable {
     public var defaultScope: String
     /// Scopes clients may ask for; anything else is `invalid_scope`.
     public var supportedScopes: [String]
-    /// How old a cached token, user or client may be on the hot paths; also how long a revocation or a
-    /// deactivation made elsewhere may take to reach this replica. At most one second.
+    /// How old a cached user may be on the hot paths: how long a deactivation on the platform, which sends no
+    /// notice, may take to reach this replica. At most one second. Tokens and clients follow `cache.lifetime`
+    /// (`CacheSettings`), which NOTIFY keeps current.
     public var cacheLifetime: Duration
 
     public init(

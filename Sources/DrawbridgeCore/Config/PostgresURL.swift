@@ -78,7 +78,7 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Configuration for a single connection, used by checks that must fail fast rather than wait on a pool.
-    public func connectionConfiguration(readOnly: Bool = false) -> PostgresConnection.Configuration {
+    public func connectionConfiguration(readOnly: Bool = false, applicationName: String = "drawbridge") -> PostgresConnection.Configuration {
         var configuration: PostgresConnection.Configuration
         if let unixSocketPath {
             configuration = .init(unixSocketPath: unixSocketPath, username: username, password: password, database: database)
@@ -91,7 +91,7 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
             }
             configuration = .init(host: host, port: port, username: username, password: password, database: database, tls: tls)
         }
-        var parameters = [("application_name", "drawbridge")]
+        var parameters = [("application_name", applicationName)]
         if readOnly { parameters.append(("default_transaction_read_only", "on")) }
         configuration.options.additionalStartupParameters = parameters
         configuration.options.connectTimeout = .seconds(5)

@@ -1,6 +1,7 @@
 /// Client look-ups from memory for up to `lifetime`: every authorize and token request names a client,
-/// and clients change rarely. Changes made through this store take effect here at once.
-public struct CachingClientStore: ClientStore {
+/// and clients change rarely. Changes made through this store take effect here at once; those made elsewhere
+/// (the CLI, another replica) when their NOTIFY arrives.
+public struct CachingClientStore: ClientStore, CacheInvalidationTarget {
     let base: any ClientStore
     let cache: ExpiringCache<String, OAuthClient?>
 
@@ -29,4 +30,10 @@ public struct CachingClientStore: ClientStore {
         defer { cache.remove(id) }
         return try await base.remove(id: id)
     }
+
+    public func invalidate(_ invalidation: CacheInvalidation) {
+        if case .client(let id) = invalidation { cache.remove(id) }
+    }
+
+    public func invalidateAll() { cache.removeAll() }
 }

@@ -12,13 +12,19 @@ public struct OAuthService: Sendable {
     public let keys: SigningKeyRing
     public let authenticator: PasswordAuthenticator
     let logger: Logger
-    /// Bearer tokens and the users behind them, for the resource endpoints (the hot path). Entries live at
-    /// most `settings.cacheLifetime`; revocations made here clear them at once.
+    /// Bearer tokens and the users behind them, for the resource endpoints (the hot path). Revocations clear
+    /// tokens at once here and, through NOTIFY, on every replica, so tokens may be kept `tokenCacheLifetime`.
+    /// Users stay at `settings.cacheLifetime` (one second): a deactivation happens on the platform, whose
+    /// database sends Drawbridge no notice.
     let tokenCache: ExpiringCache<[UInt8], TokenGrant>
     let userCache: ExpiringCache<String, PlatformUser?>
+    /// Tells other replicas of a deactivation seen here; nil in tools that cache nothing.
+    let invalidations: (any CacheInvalidationPublisher)?
 
     public init(settings: OAuthSettings, issuer: String, clients: any ClientStore, grants: any GrantStore, directory: any UserDirectory,
-                keys: SigningKeyRing, authenticator: PasswordAuthenticator, logger: Logger) {
+                keys: SigningKeyRing, authenticator: PasswordAuthenticator, logger: Logger,
+                tokenCacheLifetime: Duration? = nil, invalidations: (any CacheInvalidationPublisher)? = nil) {
+        self.invalidations = invalidations
         self.settings = settings
         self.issuer = issuer
         self.clients = clients
@@ -27,7 +33,7 @@ public struct OAuthService: Sendable {
         self.keys = keys
         self.authenticator = authenticator
         self.logger = logger
-        self.tokenCache = ExpiringCache(lifetime: settings.cacheLifetime)
+        self.tokenCache = ExpiringCache(lifetime: tokenCacheLifetime ?? settings.cacheLifetime)
         self.userCache = ExpiringCache(lifetime: settings.cacheLifetime)
     }
 
@@ -64,7 +70,12 @@ public struct OAuthService: Sendable {
     public func activeUser(id: String, login: String) async throws -> PlatformUser? {
         let found = try await directory.user(id: id, login: login)
         let active = found.flatMap { $0.isActive ? $0 : nil }
+        let wasActive = userCache.value(for: id).map { $0 != nil } ?? false
         userCache.store(active, for: id)
+        if active == nil, wasActive, let invalidations {
+            // Other replicas may hold the user as active for up to a second more; this saves them most of it.
+            Task { await invalidations.publish(.user(id: id)) }
+        }
         return active
     }
 
@@ -190,7 +201,7 @@ public struct OAuthService: Sendable {
     }
 
     /// Drops every cached bearer token, after a revocation made elsewhere (single logout): this replica then
-    /// refuses a revoked token at once; other replicas within `settings.cacheLifetime`.
+    /// refuses a revoked token at once; other replicas when the trigger's NOTIFY reaches them.
     public func forgetCachedTokens() {
         tokenCache.removeAll()
     }
@@ -203,9 +214,10 @@ public struct OAuthService: Sendable {
         guard let token = SecretToken(presented: value) else { return nil }
         let digest = token.digest
         var grant = tokenCache.value(for: digest)
+        let generation = tokenCache.generation
         if grant == nil, let loaded = try await grants.token(token) {
-            // Kept no longer than the token itself lives.
-            tokenCache.store(loaded, for: digest, notAfter: .now + .seconds(max(0, loaded.expiresAt.timeIntervalSinceNow)))
+            // Kept no longer than the token itself lives, and not at all if revoked while being read.
+            tokenCache.store(loaded, for: digest, notAfter: .now + .seconds(max(0, loaded.expiresAt.timeIntervalSinceNow)), loadedSince: generation)
             grant = loaded
         }
         guard let grant, grant.kind == .access, grant.isUsable() else { return nil }
@@ -214,7 +226,7 @@ public struct OAuthService: Sendable {
         return (grant, user)
     }
 
-    /// Revokes a token presented by its client (RFC 7009), here and, within a second, on every replica.
+    /// Revokes a token presented by its client (RFC 7009), here at once and on every replica when its NOTIFY arrives.
     public func revoke(_ token: SecretToken, clientID: String) async throws -> Bool {
         let revoked = try await grants.revoke(token, clientID: clientID)
         if revoked { tokenCache.removeAll() }

@@ -2,16 +2,27 @@ import Synchronization
 
 /// A small in-memory cache whose entries live at most `lifetime`.
 ///
-/// Used on hot read paths (token look-ups, profiles, clients) where a replica may act on data at most
-/// `lifetime` old: with the one-second default, a revocation or deactivation made anywhere is honoured
-/// everywhere within a second, as the design requires, without a message bus.
+/// Used on hot read paths (sessions, token look-ups, profiles, clients) where a replica may act on data at
+/// most `lifetime` old. Writers elsewhere reach it sooner through `remove` (this replica's own writes, and
+/// the NOTIFY listener for every replica's), so the lifetime is the bound when a notice is lost, not the rule.
 public final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private struct Entry {
         var value: Value
         var expires: ContinuousClock.Instant
     }
 
-    private let entries = Mutex<[Key: Entry]>([:])
+    private struct Storage {
+        var entries: [Key: Entry] = [:]
+        /// Counts removals, so a value read from the source before one is not stored after it.
+        var generation = Generation(count: 0)
+    }
+
+    /// When a load began, as far as removals go: see `store(_:for:notAfter:jitter:loadedSince:)`.
+    public struct Generation: Sendable, Equatable {
+        fileprivate var count: UInt64
+    }
+
+    private let storage = Mutex(Storage())
     private let loads = Mutex<[Key: Task<Value, any Error>]>([:])
     public let lifetime: Duration
     public let capacity: Int
@@ -24,44 +35,72 @@ public final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sen
     public func value(for key: Key) -> Value? {
         guard lifetime > .zero else { return nil }
         let now = ContinuousClock.now
-        return entries.withLock { entries in
-            guard let entry = entries[key] else { return nil }
+        return storage.withLock { storage in
+            guard let entry = storage.entries[key] else { return nil }
             if entry.expires > now { return entry.value }
-            entries[key] = nil
+            storage.entries[key] = nil
             return nil
         }
     }
 
+    /// Take before reading the source, and pass to `store(loadedSince:)`.
+    public var generation: Generation { storage.withLock { $0.generation } }
+
     /// `jitter` shortens the entry's life by up to a fifth, at random, so entries loaded together (a warm-up,
-    /// a burst) do not all expire in the same instant and miss together again.
-    public func store(_ value: Value, for key: Key, notAfter deadline: ContinuousClock.Instant? = nil, jitter: Bool = false) {
+    /// a burst) do not all expire in the same instant and miss together again. With `loadedSince`, nothing is
+    /// stored when anything was removed since then: the value may predate that removal (a session read just
+    /// before another replica ended it must not be kept for a whole lifetime after the notice).
+    public func store(_ value: Value, for key: Key, notAfter deadline: ContinuousClock.Instant? = nil, jitter: Bool = false,
+                      loadedSince generation: Generation? = nil) {
         guard lifetime > .zero else { return }
         let now = ContinuousClock.now
         var expires = now + lifetime
         if jitter { expires -= lifetime * Double.random(in: 0..<0.2) }
         if let deadline, deadline < expires { expires = deadline }
-        entries.withLock { entries in
-            if entries.count >= capacity {
+        storage.withLock { storage in
+            if let generation, generation != storage.generation { return }
+            if storage.entries.count >= capacity {
                 // Drop what has expired; if that is not enough, start over (a cache, not a store).
-                entries = entries.filter { $0.value.expires > now }
-                if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+                storage.entries = storage.entries.filter { $0.value.expires > now }
+                if storage.entries.count >= capacity { storage.entries.removeAll(keepingCapacity: true) }
             }
-            entries[key] = Entry(value: value, expires: expires)
+            storage.entries[key] = Entry(value: value, expires: expires)
         }
     }
 
     public func remove(_ key: Key) {
-        _ = entries.withLock { $0.removeValue(forKey: key) }
+        storage.withLock { storage in
+            storage.entries[key] = nil
+            storage.generation.count &+= 1
+        }
+        // A load still running may have read the old value; later requests start their own.
+        _ = loads.withLock { $0.removeValue(forKey: key) }
     }
 
     public func removeAll() {
-        entries.withLock { $0.removeAll(keepingCapacity: true) }
+        storage.withLock { storage in
+            storage.entries.removeAll(keepingCapacity: true)
+            storage.generation.count &+= 1
+        }
+        loads.withLock { $0.removeAll() }
     }
 
-    /// Cached value or `load()`'s, which is then kept. Requests that miss together share one load: when a hot
-    /// entry expires under a burst, the database sees one read for it, not one per request in flight.
-    public func value(for key: Key, load: @escaping @Sendable () async throws -> Value) async throws -> Value {
+    /// For entries known by their value only (a session cached under its platform session's fingerprint).
+    public func removeAll(where shouldRemove: (Key, Value) -> Bool) {
+        storage.withLock { storage in
+            storage.entries = storage.entries.filter { !shouldRemove($0.key, $0.value.value) }
+            storage.generation.count &+= 1
+        }
+        loads.withLock { $0.removeAll() }
+    }
+
+    /// Cached value or `load()`'s, which is then kept (no longer than `notAfter` says of it, if given). Requests
+    /// that miss together share one load: when a hot entry expires under a burst, the database sees one read
+    /// for it, not one per request in flight.
+    public func value(for key: Key, notAfter: (@Sendable (Value) -> ContinuousClock.Instant?)? = nil,
+                      load: @escaping @Sendable () async throws -> Value) async throws -> Value {
         if let cached = value(for: key) { return cached }
+        let generation = self.generation
         let (task, isLeader) = loads.withLock { loads in
             if let running = loads[key] { return (running, false) }
             let task = Task { try await load() }
@@ -70,9 +109,9 @@ public final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sen
         }
         guard isLeader else { return try await task.value }
         // Stored before the load is forgotten, so a request arriving in between finds one or the other.
-        defer { _ = loads.withLock { $0.removeValue(forKey: key) } }
+        defer { loads.withLock { if $0[key] == task { $0[key] = nil } } }
         let loaded = try await task.value
-        store(loaded, for: key, jitter: true)
+        store(loaded, for: key, notAfter: notAfter?(loaded), jitter: true, loadedSince: generation)
         return loaded
     }
 }

@@ -7,8 +7,9 @@ import Logging
 /// 200 with identity headers for a valid session, else 401 — or, with `?mode=redirect`, a 302 to the
 /// sign-in page carrying the original URL, which the proxy states in `X-Forwarded-*` headers.
 ///
-/// Bursts are answered from a one-second cache of sessions and users, so a page with fifty assets costs one
-/// database read, not fifty; a revocation still reaches every replica within that second.
+/// Bursts are answered from caches of sessions and users, so a page with fifty assets costs one database
+/// read, not fifty; a sign-out anywhere empties every replica's copy through NOTIFY (`cache.lifetime` bounds
+/// it when a notice is lost), a deactivation on the platform is seen within a second.
 struct ForwardAuthController: Sendable {
     /// Reads through the session cache it shares with sign-out, which drops the entry at once on this replica.
     let sessionResolver: SessionResolver

@@ -20,11 +20,12 @@ struct SessionResolver: Sendable {
     let logout: SingleLogout
     /// A first sign-in from the platform provisions chat accounts as a sign-in here does.
     let provisioning: ProvisioningService?
-    /// Forward auth's one-second session cache, shared with sign-out. Dropped here whenever the stored session
-    /// changes (re-checked, ended), so a burst does not re-check the platform once per request.
-    let sessionCache: ExpiringCache<[UInt8], Session?>
+    /// Forward auth's session caches, shared with sign-out and the NOTIFY listener. Dropped here whenever the
+    /// stored session changes (re-checked, ended), so a burst does not re-check the platform once per request.
+    let caches: SessionCaches
+    private var sessionCache: ExpiringCache<[UInt8], Session?> { caches.byDigest }
     /// Platform-session fingerprint → the session opened from it, for `resolveForProxy`'s bursts.
-    let bridgedSessionCache: ExpiringCache<[UInt8], (digest: [UInt8], session: Session)?>
+    private var bridgedSessionCache: ExpiringCache<[UInt8], (digest: [UInt8], session: Session)?> { caches.byPlatformSession }
 
     /// The browser's live session, if any; `cached` reads it through the session cache (forward auth's bursts).
     func resolve(_ request: Request, context: AppRequestContext, cached: Bool = false) async throws -> Resolved? {
@@ -55,13 +56,15 @@ struct SessionResolver: Sendable {
             return try await resolve(request, context: context, cached: true).map { ($0.session, $0.newCookie) }
         }
         let fingerprint = PlatformSessionBridge.fingerprint(platformCookie)
-        let found = try await bridgedSessionCache.value(for: fingerprint) { try await sessions.session(platformSessionHash: fingerprint) }
+        let found = try await bridgedSessionCache.value(for: fingerprint, notAfter: { SessionCaches.deadline(of: $0?.session) }) {
+            try await sessions.session(platformSessionHash: fingerprint)
+        }
         if let (digest, session) = found,
            try await platformStillBacks(session, digest: digest, cookie: platformCookie, bridge: bridge, context: context, forget: { bridgedSessionCache.remove(fingerprint) }) {
             return (session, nil)
         }
         guard let opened = try await resolve(request, context: context, cached: true) else { return nil }
-        bridgedSessionCache.store((opened.token.digest, opened.session), for: fingerprint)
+        bridgedSessionCache.store((opened.token.digest, opened.session), for: fingerprint, notAfter: SessionCaches.deadline(of: opened.session))
         return (opened.session, opened.newCookie)
     }
 
@@ -94,6 +97,6 @@ struct SessionResolver: Sendable {
 
     private func session(for token: SecretToken, cached: Bool) async throws -> Session? {
         guard cached else { return try await sessions.session(for: token) }
-        return try await sessionCache.value(for: token.digest) { try await sessions.session(for: token) }
+        return try await sessionCache.value(for: token.digest, notAfter: SessionCaches.deadline(of:)) { try await sessions.session(for: token) }
     }
 }
