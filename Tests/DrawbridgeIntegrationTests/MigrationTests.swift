@@ -19,7 +19,7 @@ import Testing
         #expect(applied == migrator.migrations.count)
         #expect(try await migrator.pending().isEmpty)
         #expect(try await migrator.migrate().isEmpty)
-        let recorded = try await TestDatabases.strings("SELECT version::text FROM drawbridge.schema_migrations ORDER BY version", on: databases.drawbridgeURL)
+        let recorded = try await TestDatabases.strings("SELECT version::text FROM drawbridge.schema_migrations ORDER BY version::int", on: databases.drawbridgeURL)
         #expect(recorded == migrator.migrations.map { String($0.version) })
     }
 

@@ -54,15 +54,16 @@ public struct PlatformSignOutWatcher: Service {
     public func sweep() async throws -> Sweep {
         var result = Sweep()
         while true {
-            let due = try await sessions.claimPlatformRechecks(olderThan: bridge.settings.recheckInterval, limit: batchSize)
+            let due = try await sessions.claimPlatformRechecks(olderThan: bridge.settings.recheckInterval, lease: .seconds(60), limit: batchSize)
             var unansweredHere = 0
             for (digest, session) in due {
                 switch await bridge.check(session) {
-                case .signedIn: result.confirmed += 1
+                case .signedIn:
+                    result.confirmed += 1
+                    try await sessions.platformConfirmed(digest: digest)
                 case .unknown:
-                    // Not confirmed: the request path must not take the claim for a confirmation.
                     unansweredHere += 1
-                    try await sessions.platformUnanswered(digest: digest, lastConfirmed: session.platformCheckedAt ?? session.createdAt)
+                    try await sessions.platformUnanswered(digest: digest, retryAfter: bridge.settings.recheckInterval)
                 case .signedOut:
                     if try await logout.end(digest: digest) != nil {
                         result.ended += 1
@@ -71,7 +72,7 @@ public struct PlatformSignOutWatcher: Service {
                 }
             }
             result.unanswered += unansweredHere
-            // Unanswered sessions are due again at once: they wait for the next pause, not this loop.
+            // A platform that does not answer is asked again at the next pause, not in this loop.
             if due.count < batchSize || unansweredHere > 0 { break }
         }
         if result.unanswered > 0 {

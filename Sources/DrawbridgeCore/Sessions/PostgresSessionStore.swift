@@ -127,19 +127,20 @@ public struct PostgresSessionStore: SessionStore {
         return nil
     }
 
-    public func claimPlatformRechecks(olderThan: Duration, limit: Int) async throws -> [(digest: [UInt8], session: Session)] {
+    public func claimPlatformRechecks(olderThan: Duration, lease: Duration, limit: Int) async throws -> [(digest: [UInt8], session: Session)] {
         let rows = try await client.query(
             """
-            WITH due AS (
-                SELECT id_hash, platform_checked_at AS confirmed FROM \(unescaped: table)
+            UPDATE \(unescaped: table) SET platform_claimed_until = now() + make_interval(secs => \(lease.fractionalSeconds))
+            WHERE id_hash IN (
+                SELECT id_hash FROM \(unescaped: table)
                 WHERE platform_session_hash IS NOT NULL
                   AND platform_checked_at <= now() - make_interval(secs => \(olderThan.fractionalSeconds))
+                  AND (platform_claimed_until IS NULL OR platform_claimed_until < now())
                   AND expires_at > now() AND last_seen_at > now() - make_interval(secs => \(Double(idleTimeout)))
                 ORDER BY platform_checked_at LIMIT \(limit)
                 FOR UPDATE SKIP LOCKED
             )
-            UPDATE \(unescaped: table) AS s SET platform_checked_at = now() FROM due WHERE s.id_hash = due.id_hash
-            RETURNING s.id_hash, s.user_id, s.login, s.created_at, s.last_seen_at, s.expires_at, s.platform_session_hash, due.confirmed
+            RETURNING id_hash, user_id, login, created_at, last_seen_at, expires_at, platform_session_hash, platform_checked_at
             """,
             logger: logger
         )
@@ -151,12 +152,15 @@ public struct PostgresSessionStore: SessionStore {
         return claimed
     }
 
-    public func platformUnanswered(digest: [UInt8], lastConfirmed: Date) async throws {
-        try await client.query("UPDATE \(unescaped: table) SET platform_checked_at = \(lastConfirmed) WHERE id_hash = \(Data(digest))", logger: logger)
+    public func platformUnanswered(digest: [UInt8], retryAfter: Duration) async throws {
+        try await client.query(
+            "UPDATE \(unescaped: table) SET platform_claimed_until = now() + make_interval(secs => \(retryAfter.fractionalSeconds)) WHERE id_hash = \(Data(digest))",
+            logger: logger
+        )
     }
 
     public func platformConfirmed(digest: [UInt8]) async throws {
-        try await client.query("UPDATE \(unescaped: table) SET platform_checked_at = now() WHERE id_hash = \(Data(digest))", logger: logger)
+        try await client.query("UPDATE \(unescaped: table) SET platform_checked_at = now(), platform_claimed_until = NULL WHERE id_hash = \(Data(digest))", logger: logger)
     }
 
     public func deleteExpired() async throws -> Int {

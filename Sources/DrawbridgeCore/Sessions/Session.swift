@@ -44,11 +44,11 @@ public protocol SessionStore: Sendable {
     /// The newest live session opened from the platform session with this fingerprint, with its digest.
     func session(platformSessionHash: [UInt8]) async throws -> (digest: [UInt8], session: Session)?
     /// Up to `limit` live sessions opened from the platform and last confirmed longer than `olderThan` ago,
-    /// marked as checked now so that no other replica takes them too; the platform is to be asked about each.
-    /// Each session's `platformCheckedAt` is its last real confirmation.
-    func claimPlatformRechecks(olderThan: Duration, limit: Int) async throws -> [(digest: [UInt8], session: Session)]
-    /// Undoes a claim the platform gave no answer to, so the session does not pass for confirmed.
-    func platformUnanswered(digest: [UInt8], lastConfirmed: Date) async throws
+    /// claimed for `lease` so that no other replica asks about them too; the platform is to be asked about
+    /// each. A claim is not a confirmation: the request path still sees the session as due.
+    func claimPlatformRechecks(olderThan: Duration, lease: Duration, limit: Int) async throws -> [(digest: [UInt8], session: Session)]
+    /// The platform gave no answer: the session is asked about again after `retryAfter`, still unconfirmed.
+    func platformUnanswered(digest: [UInt8], retryAfter: Duration) async throws
 }
 
 extension SessionStore {

@@ -367,6 +367,11 @@ def nginx_module_missing(nginx, module):
 
 class Harness:
     def __init__(self, args):
+        # Drivers that build their own arguments (synapse_browser_flow.py, replica_browser_flow.py) need not
+        # name every flow flag of this one.
+        for flag in ("platform_first", "handoff_launch", "platform_chat"):
+            if not hasattr(args, flag):
+                setattr(args, flag, False)
         self.args = args
         self.work = os.path.abspath(args.work_dir)
         self.nginx_dir = os.path.join(self.work, "nginx")
