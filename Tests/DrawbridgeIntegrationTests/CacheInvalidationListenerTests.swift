@@ -66,7 +66,8 @@ import Testing
         try await TestDatabases.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'drawbridge-listener' AND datname = current_database()", on: url
         )
-        try await waitUntil("a second LISTEN") { listener.status.listens == 2 && listener.status.isListening }
+        // At least a second: on a loaded machine a slow ping may cost one more reconnection.
+        try await waitUntil("a second LISTEN") { listener.status.listens >= 2 && listener.status.isListening }
         #expect(seen.emptied > emptiedBefore)
         #expect(caches.byDigest.value(for: session) == nil)
         try await TestDatabases.execute("SELECT pg_notify('drawbridge_invalidate', 'user:after')", on: url)
