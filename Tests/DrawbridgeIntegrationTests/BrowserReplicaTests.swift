@@ -12,14 +12,7 @@ import Testing
     static let driver = CommandRunner.repositoryRoot + "/Tests/e2e/browser/replica_browser_flow.py"
 
     @Test func aSignOutOnOneReplicaIsRefusedThroughNginxByTheOtherWithinASecond() async throws {
-        let databases = try await TestDatabases.create()
-        do {
-            try await Self.run(databases)
-        } catch {
-            await databases.drop()
-            throw error
-        }
-        await databases.drop()
+        try await TestDatabases.withFresh { try await Self.run($0) }
     }
 
     private static func run(_ databases: TestDatabases) async throws {

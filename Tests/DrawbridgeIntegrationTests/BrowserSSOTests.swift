@@ -35,6 +35,42 @@ import Testing
     /// stand-in, because Mattermost cannot run here), behind the production file's own chat server block (no
     /// auth_request: Mattermost signs in through Drawbridge's OAuth itself).
     @Test func aHandoffToTheMattermostLaunchLinkOpensChatSignedInWithNoForm() async throws {
+        try await Self.withMattermostBehindNginx(platformSession: false) { setup in
+            let token = try await setup.dependencies.serviceTokens.add(name: "platform")
+            _ = try await Self.drive(setup.driverArguments + [
+                "--handoff-launch", "--service-token", token.value, "--launch-team", "town", "--oauth-client-id", "mattermost-sso",
+            ], label: "hand-off launch", lastCheck: "ok: H6. and sets no cookie")
+            // Independently of the driver: one Mattermost account for alice, linked to her platform id.
+            let accounts = try await setup.chat.users().filter { $0["email"] as? String == "alice@example.com" }
+            #expect(accounts.count == 1, "\(accounts)")
+            #expect(accounts.first?["auth_service"] as? String == "gitlab" && accounts.first?["auth_data"] as? String == "1")
+        }
+    }
+
+    /// Signed in on the platform only, the user opens chat from the platform (`/launch/mattermost`) and is in
+    /// Mattermost with no form: Drawbridge's `platform_session` bridge signs them in at `/oauth/authorize`.
+    /// They sign out of the platform and stay in chat: with no request from the browser to Drawbridge, chat's
+    /// session is revoked within seconds (the watcher, single logout, the outbox), and chat's next sign-in asks
+    /// for credentials on Drawbridge's own form, which leads back into chat. Mattermost is the contract server
+    /// (Tests/contract-servers/mattermost_contract_server.py, written from contracts/chat-servers.md §1 — a
+    /// stand-in, because Mattermost cannot run here) behind the production file's chat server block.
+    @Test func signingOutOfThePlatformRevokesChatAndChatAsksForCredentials() async throws {
+        try await Self.withMattermostBehindNginx(platformSession: true) { setup in
+            _ = try await Self.drive(setup.driverArguments + [
+                "--password", PlatformFixture.password, "--platform-chat", "--platform-database-url", Self.psqlURL(setup.databases.platformURL),
+                "--platform-signout-within", "5",
+            ], label: "platform to chat", lastCheck: "ok: C6. Mattermost has exactly one account")
+            // Independently of the driver: the platform sign-out went through the outbox as a chat-session revocation.
+            let jobs = try await ProvisioningTests.jobs(setup.databases)
+            #expect(jobs.contains("revoke_sessions:done:"), "\(jobs)")
+        }
+    }
+
+    /// A gateway behind nginx on sso.example.test:PORT with a `mattermost` connector, the Mattermost contract
+    /// server (Tests/contract-servers/mattermost_contract_server.py) behind nginx's chat server block, its
+    /// GitLab SSO pointing at the gateway, and the driver arguments they imply. With `platformSession`, the
+    /// platform's `web_sessions` table and `platform_session` (sha256, recheck 1 s) too.
+    static func withMattermostBehindNginx(platformSession: Bool, _ body: @Sendable (MattermostSetup) async throws -> Void) async throws {
         let nginxPort = try Self.nginxPort()
         let chatURL = "https://chat.example.test:\(nginxPort)"
         let ssoURL = "https://sso.example.test:\(nginxPort)"
@@ -47,6 +83,12 @@ import Testing
             configuration.publicURL = publicURL
             configuration.session.cookieDomain = "example.test"
             configuration.trustedProxies = [nginx]
+            if platformSession {
+                configuration.platformSession = PlatformSessionSettings(
+                    cookieName: "app_session", query: "SELECT account_id FROM public.web_sessions WHERE session_key = $1 AND expires_at > now()",
+                    hash: .sha256, recheckInterval: .seconds(1)
+                )
+            }
             // Drawbridge provisions over loopback (url); the launch link is where browsers reach chat (public_url).
             var settings = MattermostConnector.Settings(url: chat.url, token: chat.adminToken, teams: ["town"], timeout: .seconds(3))
             settings.publicURL = chatURL
@@ -54,9 +96,9 @@ import Testing
                 connectors: [.mattermost(name: "mattermost", settings)],
                 settings: ProvisioningSettings(waitBudget: .seconds(8), maxAttempts: 5, concurrency: 2, pollInterval: .milliseconds(200))
             )
-        }) { api, dependencies, _ in
-            let callback = chatURL + "/signup/gitlab/complete"
-            let secret = try #require(try await OAuthTestSupport.register(dependencies, id: "mattermost-sso", redirectURIs: [callback]))
+        }) { api, dependencies, databases in
+            if platformSession { try await TestDatabases.execute(Self.webSessions, on: databases.platformURL) }
+            let secret = try #require(try await OAuthTestSupport.register(dependencies, id: "mattermost-sso", redirectURIs: [chatURL + "/signup/gitlab/complete"]))
             // The browser is sent to the authorize endpoint through nginx; Mattermost calls the token and user
             // endpoints itself, server to server, on Drawbridge's loopback address.
             let gateway = "http://127.0.0.1:\(api.port)"
@@ -64,84 +106,36 @@ import Testing
                 "gitlab_enable": true, "gitlab_id": "mattermost-sso", "gitlab_secret": secret, "gitlab_auth_endpoint": ssoURL + "/oauth/authorize",
                 "gitlab_token_endpoint": gateway + "/oauth/token", "gitlab_user_api_endpoint": gateway + "/api/v4/user",
             ])
-            let token = try await dependencies.serviceTokens.add(name: "platform")
             let arguments = ["--drawbridge-port", "\(api.port)", "--nginx-port", "\(nginxPort)", "--username", "alice",
-                             "--expect-email", "alice@example.com", "--handoff-launch", "--service-token", token.value,
-                             "--mattermost-port", "\(chat.port)", "--launch-team", "town", "--oauth-client-id", "mattermost-sso"]
-            let work = FileManager.default.temporaryDirectory.appendingPathComponent("browser-e2e-\(UUID().uuidString)").path
-            let result = try await Self.run(arguments + ["--work-dir", work], logDirectory: work)
-            let output = "driver exit status \(result.status); work directory \(work)\n\(result.stdout)\n\(result.stderr)"
-            #expect(result.status == 0 && result.stdout.contains("\npassed: "), Comment(rawValue: output))
-            if result.status == 0 {
-                #expect(result.stdout.contains("ok: H6. and sets no cookie"), "the hand-off flow ran to its end")
-            }
-            // Independently of the driver: one Mattermost account for alice, linked to her platform id.
-            let accounts = try await chat.users().filter { $0["email"] as? String == "alice@example.com" }
-            #expect(accounts.count == 1, "\(accounts)")
-            #expect(accounts.first?["auth_service"] as? String == "gitlab" && accounts.first?["auth_data"] as? String == "1")
-            for line in result.stdout.split(separator: "\n") where line.hasPrefix("passed: ") {
-                print("BrowserSSOTests (hand-off launch): \(line)")
-            }
-            if result.status == 0 { try? FileManager.default.removeItem(atPath: work) }
+                             "--expect-email", "alice@example.com", "--mattermost-port", "\(chat.port)"]
+            try await body(MattermostSetup(dependencies: dependencies, databases: databases, chat: chat, driverArguments: arguments))
         }
     }
 
-    /// Signed in on the platform only, the user opens chat from the platform (`/launch/mattermost`) and is in
-    /// Mattermost with no form: Drawbridge's `platform_session` bridge signs them in at `/oauth/authorize`.
-    /// They sign out of the platform and stay in chat: with no request from the browser to Drawbridge, chat's
-    /// session is revoked within seconds (the watcher, single logout, the outbox), and chat's next sign-in asks
-    /// for credentials on Drawbridge's own form, which leads back into chat. Mattermost is the contract server
-    /// (Tests/contract-servers/mattermost_contract_server.py, written from contracts/chat-servers.md §1 — a
-    /// stand-in, because Mattermost cannot run here) behind the production file's chat server block.
-    @Test func signingOutOfThePlatformRevokesChatAndChatAsksForCredentials() async throws {
-        let nginxPort = try Self.nginxPort()
-        let chatURL = "https://chat.example.test:\(nginxPort)"
-        let ssoURL = "https://sso.example.test:\(nginxPort)"
-        let publicURL = try PublicURL(parsing: ssoURL)
-        let nginx = try IPNetwork(parsing: "127.0.0.1/32")
-        let chat = try ContractServer(script: "mattermost_contract_server.py", arguments: ["--team", "town:off-topic", "--site-url", chatURL])
-        defer { chat.stop() }
-        try await OAuthTestSupport.withGateway(configure: { configuration in
-            configuration.publicURL = publicURL
-            configuration.session.cookieDomain = "example.test"
-            configuration.trustedProxies = [nginx]
-            configuration.platformSession = PlatformSessionSettings(
-                cookieName: "app_session", query: "SELECT account_id FROM public.web_sessions WHERE session_key = $1 AND expires_at > now()",
-                hash: .sha256, recheckInterval: .seconds(1)
-            )
-            var settings = MattermostConnector.Settings(url: chat.url, token: chat.adminToken, teams: ["town"], timeout: .seconds(3))
-            settings.publicURL = chatURL
-            configuration.provisioning = ProvisioningConfiguration(
-                connectors: [.mattermost(name: "mattermost", settings)],
-                settings: ProvisioningSettings(waitBudget: .seconds(8), maxAttempts: 5, concurrency: 2, pollInterval: .milliseconds(200))
-            )
-        }) { api, dependencies, databases in
-            try await TestDatabases.execute(Self.webSessions, on: databases.platformURL)
-            let secret = try #require(try await OAuthTestSupport.register(dependencies, id: "mattermost-sso", redirectURIs: [chatURL + "/signup/gitlab/complete"]))
-            let gateway = "http://127.0.0.1:\(api.port)"
-            try await chat.control("config", [
-                "gitlab_enable": true, "gitlab_id": "mattermost-sso", "gitlab_secret": secret, "gitlab_auth_endpoint": ssoURL + "/oauth/authorize",
-                "gitlab_token_endpoint": gateway + "/oauth/token", "gitlab_user_api_endpoint": gateway + "/api/v4/user",
-            ])
-            let arguments = ["--drawbridge-port", "\(api.port)", "--nginx-port", "\(nginxPort)", "--username", "alice",
-                             "--password", PlatformFixture.password, "--expect-email", "alice@example.com", "--platform-chat",
-                             "--platform-database-url", Self.psqlURL(databases.platformURL), "--mattermost-port", "\(chat.port)",
-                             "--platform-signout-within", "5"]
-            let work = FileManager.default.temporaryDirectory.appendingPathComponent("browser-e2e-\(UUID().uuidString)").path
-            let result = try await Self.run(arguments + ["--work-dir", work], logDirectory: work)
-            let output = "driver exit status \(result.status); work directory \(work)\n\(result.stdout)\n\(result.stderr)"
-            #expect(result.status == 0 && result.stdout.contains("\npassed: "), Comment(rawValue: output))
-            if result.status == 0 {
-                #expect(result.stdout.contains("ok: C6. Mattermost has exactly one account"), "the platform-to-chat flow ran to its end")
-            }
-            // Independently of the driver: the platform sign-out went through the outbox as a chat-session revocation.
-            let jobs = try await ProvisioningTests.jobs(databases)
-            #expect(jobs.contains("revoke_sessions:done:"), "\(jobs)")
-            for line in result.stdout.split(separator: "\n") where line.hasPrefix("passed: ") || line.contains(" within ") {
-                print("BrowserSSOTests (platform to chat): \(line)")
-            }
-            if result.status == 0 { try? FileManager.default.removeItem(atPath: work) }
+    struct MattermostSetup: Sendable {
+        var dependencies: AppDependencies
+        var databases: TestDatabases
+        var chat: ContractServer
+        var driverArguments: [String]
+    }
+
+    /// Runs sso_browser_flow.py in a work directory of its own and expects it to pass and reach `lastCheck`;
+    /// prints its timings, and keeps the work directory (screenshot, page, logs) only when it failed.
+    @discardableResult
+    static func drive(_ arguments: [String], label: String, lastCheck: String) async throws -> CommandRunner.Result {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("browser-e2e-\(UUID().uuidString)").path
+        let result = try await Self.run(arguments + ["--work-dir", work], logDirectory: work)
+        let output = "driver exit status \(result.status); work directory \(work)\n\(result.stdout)\n\(result.stderr)"
+        #expect(result.status == 0 && result.stdout.contains("\npassed: "), Comment(rawValue: output))
+        if result.status == 0 {
+            #expect(result.stdout.contains(lastCheck), "the \(label) flow ran to its end")
         }
+        // The run time, and for the platform flows how long sign-outs took to reach chat.
+        for line in result.stdout.split(separator: "\n") where line.hasPrefix("passed: ") || line.contains(" within ") {
+            print("BrowserSSOTests (\(label)): \(line)")
+        }
+        if result.status == 0 { try? FileManager.default.removeItem(atPath: work) }
+        return result
     }
 
     static let webSessions = """
@@ -173,18 +167,8 @@ import Testing
                 try await TestDatabases.execute(Self.webSessions, on: databases.platformURL)
                 arguments += ["--platform-first", "--platform-database-url", Self.psqlURL(databases.platformURL)]
             }
-            let work = FileManager.default.temporaryDirectory.appendingPathComponent("browser-e2e-\(UUID().uuidString)").path
-            let result = try await Self.run(arguments + ["--work-dir", work], logDirectory: work)
-            let output = "driver exit status \(result.status); work directory \(work)\n\(result.stdout)\n\(result.stderr)"
-            #expect(result.status == 0 && result.stdout.contains("\npassed: "), Comment(rawValue: output))
-            if platformFirst && result.status == 0 {
-                #expect(result.stdout.contains("ok: P6. even so,"), "the platform-first flow ran to its end")
-            }
-            // The run time, and how long the platform's sign-outs took to reach chat (the margin of P5 and P6).
-            for line in result.stdout.split(separator: "\n") where line.hasPrefix("passed: ") || line.contains(" within ") {
-                print("BrowserSSOTests (\(platformFirst ? "platform-first" : "cookie SSO")): \(line)")
-            }
-            if result.status == 0 { try? FileManager.default.removeItem(atPath: work) }
+            try await Self.drive(arguments, label: platformFirst ? "platform-first" : "cookie SSO",
+                                 lastCheck: platformFirst ? "ok: P6. even so," : "ok: 7. while rd=")
         }
     }
 

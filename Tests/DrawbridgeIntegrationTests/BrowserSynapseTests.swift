@@ -85,7 +85,7 @@ import Testing
                          "--platform-database-url", BrowserSSOTests.psqlURL(databases.platformURL),
                          "--synapse-port", "\(synapsePort)", "--synapse-server-name", Self.serverName,
                          "--synapse-admin-token-file", synapseDir + "/admin_token", "--idp-id", "drawbridge"]
-        let result = try await Self.run(arguments, logDirectory: work)
+        let result = try await BrowserSSOTests.run(arguments, logDirectory: work, driver: Self.driver)
         let output = """
             driver exit status \(result.status); work directory \(work) and Synapse's \(synapseDir) (homeserver.log) are kept
             \(result.stdout)
@@ -119,38 +119,6 @@ import Testing
         }
         passed = result.status == 0
         if passed { try? FileManager.default.removeItem(atPath: work) }
-    }
-
-    /// Runs the driver with Debian's interpreter (python3-selenium), output through files in the work directory;
-    /// SIGTERM after `timeout` (the driver then stops nginx, chromium and its helpers). As BrowserSSOTests.run, for
-    /// another script.
-    static func run(_ arguments: [String], logDirectory: String, timeout: Duration = .seconds(300)) async throws -> CommandRunner.Result {
-        try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
-        let outPath = logDirectory + "/driver.stdout", errPath = logDirectory + "/driver.stderr"
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [Self.driver] + arguments
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        process.standardInput = FileHandle.nullDevice
-        let (exits, exited) = AsyncStream.makeStream(of: Int32.self)
-        process.terminationHandler = { finished in
-            exited.yield(finished.terminationStatus)
-            exited.finish()
-        }
-        try process.run()
-        let pid = process.processIdentifier
-        let watchdog = Task {
-            try await Task.sleep(for: timeout)
-            kill(pid, SIGTERM)
-        }
-        var status: Int32 = -1
-        for await code in exits { status = code }
-        watchdog.cancel()
-        return CommandRunner.Result(status: status, stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
-                                    stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
     }
 }
 

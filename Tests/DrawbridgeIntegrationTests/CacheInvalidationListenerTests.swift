@@ -8,14 +8,7 @@ import Testing
 /// a notice naming it, and a lost connection is noticed, re-established, and costs the caches their contents.
 @Suite struct CacheInvalidationListenerTests {
     @Test func triggersNotifyAndTheListenerSurvivesALostConnection() async throws {
-        let databases = try await TestDatabases.create()
-        do {
-            try await Self.run(databases)
-        } catch {
-            await databases.drop()
-            throw error
-        }
-        await databases.drop()
+        try await TestDatabases.withFresh { try await Self.run($0) }
     }
 
     private static func run(_ databases: TestDatabases) async throws {

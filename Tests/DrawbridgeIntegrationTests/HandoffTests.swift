@@ -154,8 +154,7 @@ import Testing
     }
 
     @Test func tokensAreKeptOnlyAsHashesAndManagedFromTheCommandLine() async throws {
-        let databases = try await TestDatabases.create()
-        do {
+        try await TestDatabases.withFresh { databases in
             try await TestDatabases.execute(PlatformFixture.accountsTable, on: databases.platformURL)
             let config = try CommandRunner.writeConfig(databases)
             #expect(try CommandRunner.run(["migrate", "--config", config]).status == 0)
@@ -181,10 +180,6 @@ import Testing
             #expect(twice.stderr.contains("no live token named 'platform'"))
             // A revoked name can be given to a new token.
             #expect(try CommandRunner.run(["tokens", "add", "--name", "platform", "--config", config]).status == 0)
-        } catch {
-            await databases.drop()
-            throw error
         }
-        await databases.drop()
     }
 }

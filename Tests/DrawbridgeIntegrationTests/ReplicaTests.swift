@@ -34,8 +34,7 @@ import Testing
 
     @Test(arguments: Setup.allCases)
     func aRevocationOnOneReplicaIsRefusedByTheOtherWithinASecond(_ setup: Setup) async throws {
-        let databases = try await TestDatabases.create()
-        do {
+        try await TestDatabases.withFresh { databases in
             try await TestDatabases.execute(PlatformFixture.accountsTable, on: databases.platformURL)
             let config = try CommandRunner.writeConfig(databases) { $0 + setup.yaml }
             #expect(try CommandRunner.run(["migrate", "--config", config]).status == 0)
@@ -82,11 +81,7 @@ import Testing
             #expect(sessionRefusedAfter < setup.bound, "B refused the ended session after \(sessionRefusedAfter) s")
             // Measured figures, for the record (README's replica section quotes them).
             print("ReplicaTests[\(setup.rawValue)]: token refused by B after \(tokenRefusedAfter) s, session after \(sessionRefusedAfter) s")
-        } catch {
-            await databases.drop()
-            throw error
         }
-        await databases.drop()
     }
 
     /// Until the replica's NOTIFY listener is in place (its /metrics gauge), so the timing measures notices.

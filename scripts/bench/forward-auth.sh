@@ -122,34 +122,11 @@ bench_postgres
 bench_accounts "$USERS" "$PASSWORD"
 
 # --- two Drawbridge replicas --------------------------------------------------------------------
-free_port() {
-    python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-PORT_A="$(free_port)"; PORT_B="$(free_port)"; NGINX_PORT="$(free_port)"
+PORT_A="$(bench_free_port)"; PORT_B="$(bench_free_port)"; NGINX_PORT="$(bench_free_port)"
 [[ "$PORT_A" != "$PORT_B" && "$PORT_A" != "$NGINX_PORT" && "$PORT_B" != "$NGINX_PORT" ]] || die "port clash, run again"
 URL_A="http://127.0.0.1:$PORT_A"; URL_B="http://127.0.0.1:$PORT_B"; URL_NGINX="http://127.0.0.1:$NGINX_PORT"
-CONFIG="$OUT/drawbridge.yaml"
-KEK="$(head -c 32 /dev/urandom | base64)"
-cat >"$CONFIG" <<EOF
-# Written by scripts/bench/forward-auth.sh. Both replicas read this file; each gets its own
-# DRAWBRIDGE_HTTP_PORT. public_url is nginx's address.
-http: { host: 127.0.0.1, port: $PORT_A }
-public_url: $URL_NGINX
-trusted_proxies: [127.0.0.1/32]
-database: { url: "postgres://drawbridge@127.0.0.1:$PG_PORT/drawbridge?sslmode=disable", schema: drawbridge }
-directory:
-  url: "postgres://platform_ro@127.0.0.1:$PG_PORT/platform_bench?sslmode=disable"
-  table: public.accounts
-  columns: { id: id, login: login, email: email, name: full_name, password: password_hash, active: is_active }
-  login_by: [login, email]
-session: { cookie_name: drawbridge_session, idle_timeout: 8h, absolute_timeout: 7d }
-keys: { encryption_key: "$KEK" }
-log: { level: warning, format: json }
-EOF
-chmod 0600 "$CONFIG"
-step "drawbridge migrate"
-drawbridge migrate --config "$CONFIG" >"$OUT/migrate.txt" 2>&1 || { cat "$OUT/migrate.txt" >&2; die "migrate failed"; }
+# Both replicas read this config; each gets its own DRAWBRIDGE_HTTP_PORT. public_url is nginx's address.
+bench_config "$PORT_A" "$URL_NGINX"
 
 start_replica() { # INDEX PORT
     env "${ENV_CLEAN[@]}" DRAWBRIDGE_HTTP_PORT="$2" "$BIN" serve --config "$CONFIG" >"$OUT/replica-$1.log" 2>&1 &

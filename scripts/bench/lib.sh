@@ -171,3 +171,37 @@ GRANT USAGE ON SCHEMA public TO platform_ro;
 GRANT SELECT ON public.accounts TO platform_ro;
 EOF
 }
+
+# bench_free_port: a free TCP port on 127.0.0.1.
+bench_free_port() {
+    python3 -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# bench_config HTTP_PORT PUBLIC_URL [MORE_YAML]: writes CONFIG=$OUT/drawbridge.yaml for the databases of
+# bench_postgres (a fresh key-encryption key each time: the database is throwaway too), with MORE_YAML
+# appended, and runs `drawbridge migrate` on it.
+bench_config() {
+    CONFIG="$OUT/drawbridge.yaml"
+    local kek
+    kek="$(head -c 32 /dev/urandom | base64)"
+    cat >"$CONFIG" <<EOF
+# Written by scripts/$PROG.
+http: { host: 127.0.0.1, port: $1 }
+public_url: $2
+trusted_proxies: [127.0.0.1/32]
+database: { url: "postgres://drawbridge@127.0.0.1:$PG_PORT/drawbridge?sslmode=disable", schema: drawbridge }
+directory:
+  url: "postgres://platform_ro@127.0.0.1:$PG_PORT/platform_bench?sslmode=disable"
+  table: public.accounts
+  columns: { id: id, login: login, email: email, name: full_name, password: password_hash, active: is_active }
+  login_by: [login, email]
+session: { cookie_name: drawbridge_session, idle_timeout: 8h, absolute_timeout: 7d }
+keys: { encryption_key: "$kek" }
+log: { level: warning, format: json }
+${3:-}
+EOF
+    chmod 0600 "$CONFIG"
+    step "drawbridge migrate"
+    drawbridge migrate --config "$CONFIG" >"$OUT/migrate.txt" 2>&1 || { cat "$OUT/migrate.txt" >&2; die "drawbridge migrate failed"; }
+}

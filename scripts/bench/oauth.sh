@@ -103,29 +103,9 @@ bench_postgres
 bench_accounts "$USERS" "$PASSWORD"
 
 # --- Drawbridge ---------------------------------------------------------------------------------
-HTTP_PORT="$(python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+HTTP_PORT="$(bench_free_port)"
 URL="http://127.0.0.1:$HTTP_PORT"
-CONFIG="$OUT/drawbridge.yaml"
-KEK="$(head -c 32 /dev/urandom | base64)"
-cat >"$CONFIG" <<EOF
-# Written by scripts/bench/oauth.sh.
-http: { host: 127.0.0.1, port: $HTTP_PORT }
-public_url: $URL
-trusted_proxies: [127.0.0.1/32]
-database: { url: "postgres://drawbridge@127.0.0.1:$PG_PORT/drawbridge?sslmode=disable", schema: drawbridge }
-directory:
-  url: "postgres://platform_ro@127.0.0.1:$PG_PORT/platform_bench?sslmode=disable"
-  table: public.accounts
-  columns: { id: id, login: login, email: email, name: full_name, password: password_hash, active: is_active }
-  login_by: [login, email]
-session: { cookie_name: drawbridge_session, idle_timeout: 8h, absolute_timeout: 7d }
-keys: { encryption_key: "$KEK" }
-log: { level: warning, format: json }
-EOF
-chmod 0600 "$CONFIG"
-step "drawbridge migrate"
-drawbridge migrate --config "$CONFIG" >"$OUT/migrate.txt" 2>&1 || { cat "$OUT/migrate.txt" >&2; die "migrate failed"; }
+bench_config "$HTTP_PORT" "$URL"
 drawbridge clients add --config "$CONFIG" --name bench --trusted --redirect-uri "$REDIRECT" --json >"$OUT/client.json" \
     || die "clients add failed"
 CLIENT_ID="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <"$OUT/client.json")"

@@ -236,36 +236,9 @@ grep -q 'accounts_lower_login' "$OUT/lookup-plan.txt" \
 
 # --- Drawbridge ---------------------------------------------------------------------
 
-HTTP_PORT="$(python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()')"
+HTTP_PORT="$(bench_free_port)"
 URL="http://127.0.0.1:$HTTP_PORT"
-CONFIG="$OUT/drawbridge.yaml"
-# Seals the id_token signing keys (as quickstart's kek); a fresh one per throwaway database.
-KEK="$(head -c 32 /dev/urandom | base64)"
-cat >"$CONFIG" <<EOF
-# Written by scripts/bench/run.sh.
-http: { host: 127.0.0.1, port: $HTTP_PORT }
-public_url: $URL
-trusted_proxies: [127.0.0.1/32]
-database: { url: "postgres://drawbridge@127.0.0.1:$PG_PORT/drawbridge?sslmode=disable", schema: drawbridge }
-directory:
-  url: "postgres://platform_ro@127.0.0.1:$PG_PORT/platform_bench?sslmode=disable"
-  table: public.accounts
-  columns: { id: id, login: login, email: email, name: full_name, password: password_hash, active: is_active }
-  login_by: [login, email]
-session: { cookie_name: drawbridge_session, idle_timeout: 8h, absolute_timeout: 7d }
-hashing: { threads: $HASH_THREADS, queue_limit: $QUEUE_LIMIT }
-keys: { encryption_key: "$KEK" }
-log: { level: warning, format: json }
-EOF
-chmod 0600 "$CONFIG"
-
-step "drawbridge migrate"
-drawbridge migrate --config "$CONFIG" >"$OUT/migrate.txt" 2>&1 \
-    || { cat "$OUT/migrate.txt" >&2; die "drawbridge migrate failed"; }
+bench_config "$HTTP_PORT" "$URL" "hashing: { threads: $HASH_THREADS, queue_limit: $QUEUE_LIMIT }"
 
 step "Starting drawbridge serve on $URL"
 # Not through the drawbridge() function: $! must be the server's own PID (env execs it).

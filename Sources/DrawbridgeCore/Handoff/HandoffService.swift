@@ -24,12 +24,11 @@ public struct HandoffService: Sendable {
             case user, redirect, match
         }
 
-        /// `match` may be left out, but not sent as null: the API says what it accepts, exactly.
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             user = try container.decode(String.self, forKey: .user)
             redirect = try container.decode(String.self, forKey: .redirect)
-            match = container.contains(.match) ? try container.decode(Match.self, forKey: .match) : nil
+            match = try PlatformUserFinder.match(in: container, forKey: .match)
         }
     }
 

@@ -8,6 +8,11 @@ public struct PlatformUserFinder: Sendable {
         case any, id, login
     }
 
+    /// A request body's `match`: it may be left out, but not sent as null (the API says what it accepts, exactly).
+    public static func match<Key: CodingKey>(in container: KeyedDecodingContainer<Key>, forKey key: Key) throws -> Match? {
+        container.contains(key) ? try container.decode(Match.self, forKey: key) : nil
+    }
+
     let directory: any UserDirectory
 
     public init(directory: any UserDirectory) {

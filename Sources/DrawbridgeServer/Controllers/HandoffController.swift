@@ -40,18 +40,13 @@ struct HandoffController: Sendable {
     }
 
     @Sendable func issue(request: Request, context: AppRequestContext) async throws -> Response {
-        let tokenName: String
-        switch try await ServiceAPI.authenticate(request, tokens: tokens, context: context) {
-        case .success(let name): tokenName = name
+        let (tokenName, body): (String, HandoffService.Request)
+        switch try await ServiceAPI.accept(request, tokens: tokens, context: context, as: HandoffService.Request.self,
+                                           shape: "{\"user\": \"<login or id>\", \"redirect\": \"<url>\"} (optional \"match\": \"any\" | \"id\" | \"login\")") {
+        case .success(let accepted): (tokenName, body) = accepted
         case .failure(let refusal):
-            Self.record("invalid_token")
+            if refusal.tokenRefused { Self.record("invalid_token") }
             return refusal.response
-        }
-        let body: HandoffService.Request
-        switch await ServiceAPI.body(request, as: HandoffService.Request.self,
-                                     shape: "{\"user\": \"<login or id>\", \"redirect\": \"<url>\"} (optional \"match\": \"any\" | \"id\" | \"login\")") {
-        case .success(let decoded): body = decoded
-        case .failure(let refusal): return refusal.response
         }
         do {
             let issued = try await handoff.issue(body, tokenName: tokenName)

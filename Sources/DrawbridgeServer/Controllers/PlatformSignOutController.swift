@@ -30,11 +30,10 @@ struct PlatformSignOutController: Sendable {
             case user, match
         }
 
-        /// As the hand-off's: `match` may be left out, but not sent as null.
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             user = try container.decode(String.self, forKey: .user)
-            match = container.contains(.match) ? try container.decode(PlatformUserFinder.Match.self, forKey: .match) : nil
+            match = try PlatformUserFinder.match(in: container, forKey: .match)
         }
     }
 
@@ -51,17 +50,13 @@ struct PlatformSignOutController: Sendable {
     }
 
     @Sendable func signOut(request: Request, context: AppRequestContext) async throws -> Response {
-        let tokenName: String
-        switch try await ServiceAPI.authenticate(request, tokens: tokens, context: context) {
-        case .success(let name): tokenName = name
+        let (tokenName, body): (String, Body)
+        switch try await ServiceAPI.accept(request, tokens: tokens, context: context, as: Body.self,
+                                           shape: "{\"user\": \"<login or id>\"} (optional \"match\": \"any\" | \"id\" | \"login\")") {
+        case .success(let accepted): (tokenName, body) = accepted
         case .failure(let refusal):
-            Self.record("invalid_token")
+            if refusal.tokenRefused { Self.record("invalid_token") }
             return refusal.response
-        }
-        let body: Body
-        switch await ServiceAPI.body(request, as: Body.self, shape: "{\"user\": \"<login or id>\"} (optional \"match\": \"any\" | \"id\" | \"login\")") {
-        case .success(let decoded): body = decoded
-        case .failure(let refusal): return refusal.response
         }
         do {
             let name = try PlatformUserFinder.validated(body.user)

@@ -9,14 +9,29 @@ enum ServiceAPI {
     /// A call refused before it reached the endpoint's own work: the response says why.
     struct Refusal: Error {
         var response: Response
+        /// Set when the service token was refused, for the endpoint's metric.
+        var tokenRefused = false
 
         init(_ response: Response) {
             self.response = response
         }
     }
 
+    /// The calling backend's token name and the JSON body as `Body`, or the response refusing the call.
+    static func accept<Body: Decodable>(
+        _ request: Request, tokens: any ServiceTokenStore, context: AppRequestContext, as: Body.Type, shape: String
+    ) async throws -> Result<(tokenName: String, body: Body), Refusal> {
+        switch try await authenticate(request, tokens: tokens, context: context) {
+        case .failure(var refusal):
+            refusal.tokenRefused = true
+            return .failure(refusal)
+        case .success(let tokenName):
+            return await body(request, as: Body.self, shape: shape).map { (tokenName, $0) }
+        }
+    }
+
     /// The name of the calling backend's token, or the response refusing the call.
-    static func authenticate(_ request: Request, tokens: any ServiceTokenStore, context: AppRequestContext) async throws -> Result<String, Refusal> {
+    private static func authenticate(_ request: Request, tokens: any ServiceTokenStore, context: AppRequestContext) async throws -> Result<String, Refusal> {
         // RFC 6750 §3.1: no credentials at all gets a bare challenge; bad ones get `invalid_token`.
         guard let presented = OAuthHTTP.bearerToken(request, allowQuery: false) else {
             return .failure(Refusal(problem(.unauthorized, "invalid_token", "a service token is required (Authorization: Bearer dbt_…; make one with drawbridge tokens add --name NAME)",
@@ -31,7 +46,7 @@ enum ServiceAPI {
     }
 
     /// The JSON body as `Body`, or a 415 / 400 that shows the expected shape.
-    static func body<Body: Decodable>(_ request: Request, as: Body.Type, shape: String) async -> Result<Body, Refusal> {
+    private static func body<Body: Decodable>(_ request: Request, as: Body.Type, shape: String) async -> Result<Body, Refusal> {
         guard OAuthHTTP.mediaType(request) == "application/json" else {
             return .failure(Refusal(problem(.unsupportedMediaType, "invalid_request", "the body must be application/json")))
         }

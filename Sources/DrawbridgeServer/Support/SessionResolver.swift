@@ -32,10 +32,13 @@ struct SessionResolver: Sendable {
         let platformCookie = bridge.flatMap { request.cookies[$0.settings.cookieName]?.value }
         if let token = cookies.sessionToken(in: request), let session = try await session(for: token, cached: cached) {
             guard let bridge, session.platformSessionHash != nil else { return Resolved(token: token, session: session) }
-            let backed = try await platformStillBacks(session, digest: token.digest, cookie: platformCookie, bridge: bridge, context: context) {
+            switch try await platformBacking(session, digest: token.digest, cookie: platformCookie, bridge: bridge, context: context, forget: {
                 sessionCache.remove(token.digest)
+            }) {
+            case .backed: return Resolved(token: token, session: session)
+            case .unanswered: return nil  // asking again for a new session would fail the same way
+            case .ended: break  // the browser's platform cookie may still open a session of its own
             }
-            if backed { return Resolved(token: token, session: session) }
         }
         guard let bridge, let platformCookie, let user = await bridge.user(forCookie: platformCookie) else { return nil }
         let (token, session) = try await sessions.create(
@@ -59,13 +62,25 @@ struct SessionResolver: Sendable {
         let found = try await bridgedSessionCache.value(for: fingerprint, notAfter: { SessionCaches.deadline(of: $0?.session) }) {
             try await sessions.session(platformSessionHash: fingerprint)
         }
-        if let (digest, session) = found,
-           try await platformStillBacks(session, digest: digest, cookie: platformCookie, bridge: bridge, context: context, forget: { bridgedSessionCache.remove(fingerprint) }) {
-            return (session, nil)
+        if let (digest, session) = found {
+            switch try await platformBacking(session, digest: digest, cookie: platformCookie, bridge: bridge, context: context, forget: {
+                bridgedSessionCache.remove(fingerprint)
+            }) {
+            case .backed: return (session, nil)
+            case .unanswered: return nil
+            case .ended: break
+            }
         }
         guard let opened = try await resolve(request, context: context, cached: true) else { return nil }
         bridgedSessionCache.store((opened.token.digest, opened.session), for: fingerprint, notAfter: SessionCaches.deadline(of: opened.session))
         return (opened.session, opened.newCookie)
+    }
+
+    enum PlatformBacking {
+        case backed
+        /// The platform could not be asked: refuse this request, keep the session for when it can.
+        case unanswered
+        case ended
     }
 
     /// Whether the platform still backs a session opened from it. The browser must still hold the platform
@@ -74,24 +89,23 @@ struct SessionResolver: Sendable {
     /// (signed out, or signed in there as someone else) ends with it: single logout. A platform that cannot be
     /// asked refuses the request but ends nothing. `forget` drops the caller's cached copy, which is stale
     /// once the stored session changed.
-    private func platformStillBacks(
+    private func platformBacking(
         _ session: Session, digest: [UInt8], cookie: String?, bridge: PlatformSessionBridge, context: AppRequestContext, forget: () -> Void
-    ) async throws -> Bool {
+    ) async throws -> PlatformBacking {
         let fresh = .seconds(Date().timeIntervalSince(session.platformCheckedAt ?? .distantPast)) < bridge.settings.recheckInterval
-        if fresh && PlatformSessionBridge.session(session, cameFrom: cookie) { return true }
+        if fresh && PlatformSessionBridge.session(session, cameFrom: cookie) { return .backed }
         switch await bridge.check(session, cookie: cookie) {
         case .signedIn:
             defer { forget() }
             try await sessions.platformConfirmed(digest: digest)
-            return true
+            return .backed
         case .unknown:
-            // The platform could not be asked: refuse this request, keep the session for when it can.
-            return false
+            return .unanswered
         case .signedOut:
             defer { forget() }
             _ = try await logout.end(digest: digest)
             context.logger.info("session ended: its platform session is gone", metadata: ["user_id": "\(session.userID)"])
-            return false
+            return .ended
         }
     }
 

@@ -29,6 +29,18 @@ struct TestDatabases: Sendable {
         return databases
     }
 
+    /// A fresh pair of databases for `body`, dropped afterwards whether it threw or not.
+    static func withFresh(_ body: (TestDatabases) async throws -> Void) async throws {
+        let databases = try await create()
+        do {
+            try await body(databases)
+        } catch {
+            await databases.drop()
+            throw error
+        }
+        await databases.drop()
+    }
+
     var platformURL: PostgresURL { url(for: platformName) }
     var drawbridgeURL: PostgresURL { url(for: drawbridgeName) }
 

@@ -38,7 +38,6 @@ import argparse
 import os
 import re
 import shutil
-import signal
 import sys
 import threading
 import time
@@ -133,25 +132,10 @@ class ReplicaHarness(Harness):
 
     def run(self):
         a = self.args
-        t0 = time.monotonic()
-        self.preflight()
-        self.step = "setup"
-        for sub in (self.nginx_dir, self.profile, os.path.join(self.work, "home")):
-            if os.path.exists(sub):
-                shutil.rmtree(sub)
-        os.makedirs(self.nginx_dir)
-        self.start_nginx()
-        self.ok(True, f"nginx serves {flow.SSO}, {APP}, {flow.CHAT} on 127.0.0.1:{self.port}, the drawbridge "
-                      f"upstream listing replicas A (127.0.0.1:{a.drawbridge_port}) and B (127.0.0.1:{a.second_drawbridge_port})")
-        t1 = time.monotonic()
-        self.start_browser()
-        t2 = time.monotonic()
-        self.timings["nginx"] = t1 - t0
-        self.timings["browser start"] = t2 - t1
+        began = self.start(f"{flow.SSO}, {APP}, {flow.CHAT}, the drawbridge upstream listing replicas A "
+                           f"(127.0.0.1:{a.drawbridge_port}) and B (127.0.0.1:{a.second_drawbridge_port})")
         self.flow_replicas()
-        t3 = time.monotonic()
-        self.timings["flow"] = t3 - t2
-        self.timings["total"] = t3 - t0
+        self.finish(began)
 
     def load_app(self):
         self.go(self.app_url)
@@ -297,51 +281,12 @@ def main():
     parser.add_argument("--nginx-site", default=os.path.join(flow.REPO, "deploy", "nginx", "drawbridge.conf"))
     args = parser.parse_args()
     args.expect_remote_user = args.expect_remote_user or args.username
-    # What Harness reads for the flows this driver does not run.
-    args.platform_first = args.handoff_launch = False
-    args.mattermost_port = None
     os.makedirs(args.work_dir, exist_ok=True)
     # Harness.start_nginx() renders the site through the module's render_site: that is the one hook.
     flow.render_site = with_both_replicas(flow.render_site, args.drawbridge_port, args.second_drawbridge_port)
 
-    # As sso_browser_flow.main(): unblock signals (Foundation's Process passes its mask on) and clean up on them.
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
-
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-
-    harness = ReplicaHarness(args)
-    status = 0
-    try:
-        harness.run()
-        t = harness.timings
-        print(f"passed: {harness.passed} checks in {t['total']:.1f}s "
-              f"(nginx {t['nginx']:.1f}s, browser start {t['browser start']:.1f}s, flow {t['flow']:.1f}s)", flush=True)
-    except SetupFailed as e:
-        print(f"FAIL: setup: {e}", file=sys.stderr, flush=True)
-        status = 2 if harness.step == "preflight" else 1
-    except CheckFailed as e:
-        print(f"FAIL: {e}", file=sys.stderr)
-        print(f"FAIL: at step {harness.step!r}; browser: {harness.describe_page()}", file=sys.stderr, flush=True)
-        harness.save_failure_artifacts()
-        status = 1
-    except KeyboardInterrupt as e:
-        print(f"FAIL: interrupted ({e or 'SIGINT'}) at step {harness.step!r}", file=sys.stderr, flush=True)
-        status = 130
-    except Exception as e:  # WebDriver errors and the like: same report as a failed check
-        print(f"FAIL: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}", file=sys.stderr)
-        if harness.driver is not None:
-            print(f"FAIL: at step {harness.step!r}; browser: {harness.describe_page()}", file=sys.stderr, flush=True)
-            harness.save_failure_artifacts()
-        status = 1
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        harness.cleanup()
-    sys.exit(status)
+    flow.unblock_signals()
+    flow.run_to_the_end(ReplicaHarness(args))
 
 
 if __name__ == "__main__":

@@ -369,9 +369,10 @@ class Harness:
     def __init__(self, args):
         # Drivers that build their own arguments (synapse_browser_flow.py, replica_browser_flow.py) need not
         # name every flow flag of this one.
-        for flag in ("platform_first", "handoff_launch", "platform_chat"):
+        for flag, default in (("platform_first", False), ("handoff_launch", False), ("platform_chat", False),
+                              ("mattermost_port", None)):
             if not hasattr(args, flag):
-                setattr(args, flag, False)
+                setattr(args, flag, default)
         self.args = args
         self.work = os.path.abspath(args.work_dir)
         self.nginx_dir = os.path.join(self.work, "nginx")
@@ -765,9 +766,10 @@ class Harness:
 
     # ---- the flow ---------------------------------------------------------------------------------
 
-    def run(self):
-        a = self.args
-        t0 = time.monotonic()
+    def start(self, serving):
+        """Preflight, a clean work directory, nginx (`serving` says what it serves, for the report) and the
+        browser; records their timings and returns when the flows may begin (time.monotonic())."""
+        self.started_at = time.monotonic()
         self.preflight()
         self.step = "setup"
         for sub in (self.nginx_dir, self.profile, os.path.join(self.work, "home")):
@@ -778,14 +780,22 @@ class Harness:
             if os.path.exists(os.path.join(self.work, stale)):
                 os.remove(os.path.join(self.work, stale))
         self.start_nginx()
-        self.ok(True, f"nginx serves {SSO}, {APP}, {CHAT} on 127.0.0.1:{self.port} "
-                      f"({os.path.relpath(a.nginx_site, REPO)} rendered into {self.nginx_dir})")
-        t1 = time.monotonic()
+        self.ok(True, f"nginx serves {serving} on 127.0.0.1:{self.port}")
+        nginx_up = time.monotonic()
         self.start_browser()
-        t2 = time.monotonic()
-        self.timings["nginx"] = t1 - t0
-        self.timings["browser start"] = t2 - t1
+        browser_up = time.monotonic()
+        self.timings["nginx"] = nginx_up - self.started_at
+        self.timings["browser start"] = browser_up - nginx_up
+        return browser_up
 
+    def finish(self, flows_began):
+        ended = time.monotonic()
+        self.timings["flow"] = ended - flows_began
+        self.timings["total"] = ended - self.started_at
+
+    def run(self):
+        a = self.args
+        began = self.start(f"{SSO}, {APP}, {CHAT} ({os.path.relpath(a.nginx_site, REPO)} rendered into {self.nginx_dir})")
         if a.platform_first:
             self.flow_platform_first()
         elif a.handoff_launch:
@@ -795,10 +805,7 @@ class Harness:
             flow_platform_chat(self)
         else:
             self.flow_cookie_sso()
-
-        t3 = time.monotonic()
-        self.timings["flow"] = t3 - t2
-        self.timings["total"] = t3 - t0
+        self.finish(began)
 
     def flow_cookie_sso(self):
         """Steps 1-7: sign in through Drawbridge's form, the shared cookie, sign-out, open redirects."""
@@ -1070,9 +1077,9 @@ class Harness:
         users = self.mattermost_control("state").get("users", {})
         return list(users.values()) if isinstance(users, dict) else list(users)
 
-    def backend_request(self, method, host, path, body, token):
-        """The platform's backend calling https://HOST:PORT through nginx (TLS with SNI HOST, the test's
-        certificate as the only trusted one): (status, headers, body)."""
+    def backend_request(self, method, host, path, body=None, token=None):
+        """A server-side client (the platform's backend, a Matrix client) calling https://HOST:PORT through
+        nginx (TLS with SNI HOST, the test's certificate as the only trusted one): (status, headers, body)."""
         context = ssl.create_default_context(cafile=self.certificate)
         port = self.port
 
@@ -1082,10 +1089,11 @@ class Harness:
                 conn.sock = context.wrap_socket(sock, server_hostname=conn.host)
 
         connection = Loopback(host, port, context=context, timeout=self.args.timeout)
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
         try:
-            connection.request(method, path, body=json.dumps(body).encode(),
-                               headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                                        "Accept": "application/json"})
+            connection.request(method, path, body=None if body is None else json.dumps(body).encode(), headers=headers)
             response = connection.getresponse()
             return response.status, response.headers, response.read().decode("utf-8", "replace")
         finally:
@@ -1346,9 +1354,16 @@ def main():
         parser.error("--platform-first needs --platform-database-url")
     os.makedirs(args.work_dir, exist_ok=True)
 
-    # A parent may start the driver with signals blocked: Foundation's Process (the Swift tests) passes on
-    # the signal mask of the thread that spawns it, where nearly every signal is blocked. The mask would
-    # be inherited by nginx's and the apps' processes too, so SIGTERM would reach none of them.
+    unblock_signals()
+    run_to_the_end(Harness(args))
+
+
+def unblock_signals():
+    """Lets SIGTERM and SIGHUP stop the driver cleanly (as KeyboardInterrupt).
+
+    A parent may start the driver with signals blocked: Foundation's Process (the Swift tests) passes on
+    the signal mask of the thread that spawns it, where nearly every signal is blocked. The mask would
+    be inherited by nginx's and the apps' processes too, so SIGTERM would reach none of them."""
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
     def on_signal(signum, _frame):
@@ -1357,13 +1372,20 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
 
-    harness = Harness(args)
+
+def standard_summary(harness):
+    t = harness.timings
+    return (f"{t['total']:.1f}s (nginx {t['nginx']:.1f}s, browser start {t['browser start']:.1f}s, "
+            f"flow {t['flow']:.1f}s)")
+
+
+def run_to_the_end(harness, summary=standard_summary):
+    """Runs the harness, reports how it ended, always cleans up, and exits: 0 passed, 1 a failed check,
+    2 a setup problem found in preflight, 130 interrupted. Every driver of this directory ends here."""
     status = 0
     try:
         harness.run()
-        t = harness.timings
-        print(f"passed: {harness.passed} checks in {t['total']:.1f}s "
-              f"(nginx {t['nginx']:.1f}s, browser start {t['browser start']:.1f}s, flow {t['flow']:.1f}s)", flush=True)
+        print(f"passed: {harness.passed} checks in {summary(harness)}", flush=True)
     except SetupFailed as e:
         print(f"FAIL: setup: {e}", file=sys.stderr, flush=True)
         status = 2 if harness.step == "preflight" else 1

@@ -36,14 +36,11 @@ expected, what happened, the browser's URL and page text), failure.png and failu
 directory, exit 1. Bad arguments, a missing tool or a misconfigured Drawbridge: exit 2.
 """
 import argparse
-import http.client
 import json
 import os
 import re
 import shutil
 import signal
-import socket
-import ssl
 import sys
 import time
 import urllib.error
@@ -239,28 +236,11 @@ class SynapseHarness(Harness):
     def matrix_client_request(self, method, path, body=None, token=None):
         """What the Matrix client does: https://matrix.example.test:PORT through nginx (TLS with that name,
         the test certificate as the only trusted one). (status, parsed JSON or text)."""
-        context = ssl.create_default_context(cafile=self.certificate)
-        port = self.port
-
-        class Loopback(http.client.HTTPSConnection):
-            def connect(conn):  # every *.example.test is nginx on 127.0.0.1, as for the browser
-                sock = socket.create_connection(("127.0.0.1", port), conn.timeout)
-                conn.sock = context.wrap_socket(sock, server_hostname=conn.host)
-
-        connection = Loopback(MATRIX, port, context=context, timeout=self.args.timeout)
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
+        status, _, text = self.backend_request(method, MATRIX, path, body, token)
         try:
-            connection.request(method, path, body=None if body is None else json.dumps(body).encode(), headers=headers)
-            response = connection.getresponse()
-            text = response.read().decode("utf-8", "replace")
-        finally:
-            connection.close()
-        try:
-            return response.status, json.loads(text)
+            return status, json.loads(text)
         except ValueError:
-            return response.status, text
+            return status, text
 
     def mxid(self, username):
         return f"@{username}:{self.args.synapse_server_name}"
@@ -284,30 +264,15 @@ class SynapseHarness(Harness):
 
     def run(self):
         a = self.args
-        t0 = time.monotonic()
-        self.preflight()
-        self.step = "setup"
-        for sub in (self.nginx_dir, self.profile, os.path.join(self.work, "home")):
-            if os.path.exists(sub):
-                shutil.rmtree(sub)
-        os.makedirs(self.nginx_dir)
-        for stale in ("failure.png", "failure.html"):
-            if os.path.exists(os.path.join(self.work, stale)):
-                os.remove(os.path.join(self.work, stale))
-        self.start_nginx()
-        self.ok(True, f"nginx serves {SSO}, {APP} (the platform), {MATRIX} (Synapse on 127.0.0.1:{a.synapse_port}) "
-                      f"and {ELEMENT} on 127.0.0.1:{self.port}")
-        t1 = time.monotonic()
-        self.start_browser()
-        t2 = time.monotonic()
+        t2 = self.start(f"{SSO}, {APP} (the platform), {MATRIX} (Synapse on 127.0.0.1:{a.synapse_port}) and {ELEMENT}")
         self.flow_platform_first()
         t3 = time.monotonic()
         self.restart_browser()
         t4 = time.monotonic()
         self.flow_drawbridge_form()
         t5 = time.monotonic()
-        self.timings.update({"nginx": t1 - t0, "browser start": (t2 - t1) + (t4 - t3), "platform-first": t3 - t2,
-                             "form": t5 - t4, "total": t5 - t0})
+        self.timings.update({"browser start": self.timings["browser start"] + (t4 - t3), "platform-first": t3 - t2,
+                             "form": t5 - t4, "total": t5 - self.started_at})
 
     def expect_no_account_yet(self, label, username):
         found = self.synapse_accounts(username)
@@ -525,54 +490,23 @@ def main():
     args.form_username = args.form_username or args.username
     args.form_password = args.form_password if args.form_password is not None else args.password
     # What the base harness reads: nginx and the platform stand-in as for --platform-first.
-    args.platform_first, args.handoff_launch, args.mattermost_port = True, False, None
+    args.platform_first = True
     args.expect_remote_user, args.expect_email = args.username, None
     os.makedirs(args.work_dir, exist_ok=True)
 
-    # As in sso_browser_flow.main(): unblock every signal (Foundation's Process passes on a mask that
-    # blocks nearly all of them, and nginx, the apps and chromium would inherit it).
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
-
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-
+    base.unblock_signals()
     try:
         harness = SynapseHarness(args)
     except OSError as e:
         print(f"FAIL: setup: --synapse-admin-token-file: {e}", file=sys.stderr, flush=True)
         sys.exit(2)
-    status = 0
-    try:
-        harness.run()
-        t = harness.timings
-        print(f"passed: {harness.passed} checks in {t['total']:.1f}s (nginx {t['nginx']:.1f}s, browser starts "
-              f"{t['browser start']:.1f}s, platform-first flow {t['platform-first']:.1f}s, form flow {t['form']:.1f}s)",
-              flush=True)
-    except SetupFailed as e:
-        print(f"FAIL: setup: {e}", file=sys.stderr, flush=True)
-        status = 2 if harness.step == "preflight" else 1
-    except CheckFailed as e:
-        print(f"FAIL: {e}", file=sys.stderr)
-        print(f"FAIL: at step {harness.step!r}; browser: {harness.describe_page()}", file=sys.stderr, flush=True)
-        harness.save_failure_artifacts()
-        status = 1
-    except KeyboardInterrupt as e:
-        print(f"FAIL: interrupted ({e or 'SIGINT'}) at step {harness.step!r}", file=sys.stderr, flush=True)
-        status = 130
-    except Exception as e:  # WebDriver errors and the like: same report as a failed check
-        print(f"FAIL: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}", file=sys.stderr)
-        if harness.driver is not None:
-            print(f"FAIL: at step {harness.step!r}; browser: {harness.describe_page()}", file=sys.stderr, flush=True)
-            harness.save_failure_artifacts()
-        status = 1
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        harness.cleanup()
-    sys.exit(status)
+
+    def summary(h):
+        t = h.timings
+        return (f"{t['total']:.1f}s (nginx {t['nginx']:.1f}s, browser starts {t['browser start']:.1f}s, "
+                f"platform-first flow {t['platform-first']:.1f}s, form flow {t['form']:.1f}s)")
+
+    base.run_to_the_end(harness, summary)
 
 
 if __name__ == "__main__":
