@@ -20,6 +20,7 @@ PG_DIR=""
 # shellcheck disable=SC2317  # invoked via trap
 cleanup() {
     local status=$?
+    rm -f "${TEST_LOG:-}"
     if [[ -n "$PG_DIR" ]]; then
         step "Stopping throwaway PostgreSQL"
         bash scripts/test-postgres.sh stop "$PG_DIR" >&2 || rm -rf "$PG_DIR" || true
@@ -48,10 +49,15 @@ fi
 step "Building (swift build --build-tests)"
 swift build --build-tests
 
+# Every run's output is also kept, so that a failure deep in a long log is repeated at the very end
+# (CI shows only the tail).
+TEST_LOG="$(mktemp "${TMPDIR:-/tmp}/drawbridge-tests.XXXXXX")"
+run_tests() { swift test --disable-xctest --skip-build "$@" 2>&1 | tee -a "$TEST_LOG"; }
+
 status=0
 if (($# > 0)); then
     step "Running tests (swift test --disable-xctest $*)"
-    swift test --disable-xctest --skip-build "$@" || status=$?
+    run_tests "$@" || status=$?
 else
     # The suites that load the whole machine (a real Synapse, 10,000-user syncs against a Python stand-in,
     # several `drawbridge serve` processes, chromium behind nginx) run after the rest and one at a time: on
@@ -59,11 +65,11 @@ else
     HEAVY=(ProvisioningSyncTests SynapseTests ProvisioningRecoveryTests BrowserSSOTests BrowserSynapseTests ReplicaTests BrowserReplicaTests CacheInvalidationListenerTests)
     skip="$(IFS='|'; echo "${HEAVY[*]}")"
     step "Running tests (swift test --disable-xctest --skip '$skip')"
-    swift test --disable-xctest --skip-build --skip "$skip" || status=$?
+    run_tests --skip "$skip" || status=$?
     for suite in "${HEAVY[@]}"; do
         step "Running $suite on its own"
         # Anchored (Module.Suite/test): a bare "ReplicaTests" would run BrowserReplicaTests as well.
-        swift test --disable-xctest --skip-build --filter "\\.$suite/" || status=$?
+        run_tests --filter "\\.$suite/" || status=$?
     done
     # The deploy kit: systemd-analyze, nginx on loopback with the production site, Caddy, Kubernetes schemas,
     # hadolint, shellcheck (scripts/check-deploy.sh says what each check is).
@@ -73,6 +79,10 @@ fi
 if ((status == 0)); then
     step "Tests passed"
 else
+    # The failing tests and the issues they recorded (with their continuation lines), once more.
+    step "What failed"
+    awk '/^✘/ { print; more = 1; next } more && /^[[:space:]]*↳/ { print; next } { more = 0 }' "$TEST_LOG" | head -n 80 >&2
     step "Tests failed (exit status $status)"
 fi
+rm -f "$TEST_LOG"
 exit "$status"

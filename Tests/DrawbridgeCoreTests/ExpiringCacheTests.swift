@@ -53,6 +53,61 @@ import Testing
         #expect(failures == 10, "every waiter gets the error")
         #expect(try await cache.value(for: "cold") { 3 } == 3, "a failed load is not kept")
     }
+
+    /// Under steady traffic a hot entry is reloaded behind the requests' backs: nobody waits for the routine
+    /// reload, and the value is still never older than the lifetime.
+    @Test func anEntryPastHalfItsLifeIsServedWhileOneBackgroundLoadRefreshesIt() async throws {
+        let cache = ExpiringCache<String, Int>(lifetime: .seconds(2))
+        cache.store(1, for: "hot")
+        try await Task.sleep(for: .milliseconds(1_100))
+        let gate = Gate()
+        let loads = LoadCounter()
+        let heldLoad: @Sendable () async throws -> Int = { loads.add(); await gate.passage(); return 2 }
+        for _ in 0..<5 {
+            // Had a read waited for the reload, it could only return once the gate opens, and with 2.
+            #expect(try await cache.value(for: "hot", load: heldLoad) == 1, "the current value, at once")
+        }
+        gate.open()
+        #expect(try await eventually { cache.value(for: "hot") == 2 }, "the background load stored its value")
+        #expect(loads.count == 1, "five reads of a due entry started one reload")
+    }
+
+    /// A value read from the source before a removal (another replica's sign-out) is not kept after it.
+    @Test func aBackgroundLoadThatBeganBeforeARemovalDoesNotStoreItsValue() async throws {
+        let cache = ExpiringCache<String, Int>(lifetime: .seconds(2))
+        cache.store(1, for: "k")
+        try await Task.sleep(for: .milliseconds(1_100))
+        let gate = Gate()
+        let finished = LoadCounter()
+        #expect(try await cache.value(for: "k") { await gate.passage(); finished.add(); return 2 } == 1)
+        cache.remove("k")
+        gate.open()
+        #expect(try await eventually { finished.count == 1 })
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(cache.value(for: "k") == nil)
+    }
+}
+
+/// Holds loads until the test lets them through (at most 10 s, so a broken test ends).
+final class Gate: Sendable {
+    private let isOpen = Mutex(false)
+    func open() { isOpen.withLock { $0 = true } }
+    func passage() async {
+        var waits = 0
+        while !isOpen.withLock({ $0 }), waits < 2_000 {
+            try? await Task.sleep(for: .milliseconds(5))
+            waits += 1
+        }
+    }
+}
+
+/// Polls `condition` for up to 5 s.
+func eventually(_ condition: () -> Bool) async throws -> Bool {
+    for _ in 0..<500 {
+        if condition() { return true }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    return condition()
 }
 
 /// Counts loads from concurrent tasks.

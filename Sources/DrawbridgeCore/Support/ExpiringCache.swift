@@ -5,10 +5,27 @@ import Synchronization
 /// Used on hot read paths (sessions, token look-ups, profiles, clients) where a replica may act on data at
 /// most `lifetime` old. Writers elsewhere reach it sooner through `remove` (this replica's own writes, and
 /// the NOTIFY listener for every replica's), so the lifetime is the bound when a notice is lost, not the rule.
+///
+/// Read through `value(for:notAfter:load:)`, a hot entry is reloaded in the background once it is half way
+/// through its life, and requests keep getting it meanwhile: a request waits for the source only when an entry
+/// is missing or has run out, never because a busy entry is due for its routine reload. Staleness is still
+/// bounded by `lifetime`.
 public final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private struct Entry {
         var value: Value
         var expires: ContinuousClock.Instant
+        /// Half way to `expires`: a read after this starts a background reload.
+        var refreshAfter: ContinuousClock.Instant
+    }
+
+    private struct Load {
+        var id: UInt64
+        var task: Task<Value, any Error>
+    }
+
+    private struct Loads {
+        var running: [Key: Load] = [:]
+        var nextID: UInt64 = 0
     }
 
     private struct Storage {
@@ -23,7 +40,7 @@ public final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sen
     }
 
     private let storage = Mutex(Storage())
-    private let loads = Mutex<[Key: Task<Value, any Error>]>([:])
+    private let loads = Mutex(Loads())
     public let lifetime: Duration
     public let capacity: Int
 
@@ -64,7 +81,7 @@ public final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sen
                 storage.entries = storage.entries.filter { $0.value.expires > now }
                 if storage.entries.count >= capacity { storage.entries.removeAll(keepingCapacity: true) }
             }
-            storage.entries[key] = Entry(value: value, expires: expires)
+            storage.entries[key] = Entry(value: value, expires: expires, refreshAfter: now + (expires - now) / 2)
         }
     }
 
@@ -74,7 +91,7 @@ public final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sen
             storage.generation.count &+= 1
         }
         // A load still running may have read the old value; later requests start their own.
-        _ = loads.withLock { $0.removeValue(forKey: key) }
+        _ = loads.withLock { $0.running.removeValue(forKey: key) }
     }
 
     public func removeAll() {
@@ -82,7 +99,7 @@ public final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sen
             storage.entries.removeAll(keepingCapacity: true)
             storage.generation.count &+= 1
         }
-        loads.withLock { $0.removeAll() }
+        loads.withLock { $0.running.removeAll() }
     }
 
     /// For entries known by their value only (a session cached under its platform session's fingerprint).
@@ -91,27 +108,46 @@ public final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sen
             storage.entries = storage.entries.filter { !shouldRemove($0.key, $0.value.value) }
             storage.generation.count &+= 1
         }
-        loads.withLock { $0.removeAll() }
+        loads.withLock { $0.running.removeAll() }
     }
 
     /// Cached value or `load()`'s, which is then kept (no longer than `notAfter` says of it, if given). Requests
     /// that miss together share one load: when a hot entry expires under a burst, the database sees one read
-    /// for it, not one per request in flight.
+    /// for it, not one per request in flight. An entry past half its life is returned as it is while one
+    /// shared load refreshes it in the background; if that load fails, the entry simply runs out.
     public func value(for key: Key, notAfter: (@Sendable (Value) -> ContinuousClock.Instant?)? = nil,
                       load: @escaping @Sendable () async throws -> Value) async throws -> Value {
-        if let cached = value(for: key) { return cached }
-        let generation = self.generation
-        let (task, isLeader) = loads.withLock { loads in
-            if let running = loads[key] { return (running, false) }
-            let task = Task { try await load() }
-            loads[key] = task
-            return (task, true)
+        let now = ContinuousClock.now
+        let cached: (value: Value, due: Bool)? = storage.withLock { storage in
+            guard let entry = storage.entries[key] else { return nil }
+            if entry.expires > now { return (entry.value, entry.refreshAfter <= now) }
+            storage.entries[key] = nil
+            return nil
         }
-        guard isLeader else { return try await task.value }
-        // Stored before the load is forgotten, so a request arriving in between finds one or the other.
-        defer { loads.withLock { if $0[key] == task { $0[key] = nil } } }
-        let loaded = try await task.value
-        store(loaded, for: key, notAfter: notAfter?(loaded), jitter: true, loadedSince: generation)
-        return loaded
+        if let cached {
+            if cached.due { _ = sharedLoad(for: key, notAfter: notAfter, load: load) }
+            return cached.value
+        }
+        return try await sharedLoad(for: key, notAfter: notAfter, load: load).value
+    }
+
+    /// The load already running for `key`, or a new one that stores its result (unless a removal came first)
+    /// before it is forgotten, so a request arriving in between finds one or the other.
+    private func sharedLoad(for key: Key, notAfter: (@Sendable (Value) -> ContinuousClock.Instant?)?,
+                            load: @escaping @Sendable () async throws -> Value) -> Task<Value, any Error> {
+        let generation = self.generation
+        return loads.withLock { loads in
+            if let running = loads.running[key] { return running.task }
+            let id = loads.nextID
+            loads.nextID &+= 1
+            let task = Task {
+                defer { self.loads.withLock { if $0.running[key]?.id == id { $0.running[key] = nil } } }
+                let loaded = try await load()
+                self.store(loaded, for: key, notAfter: notAfter?(loaded), jitter: true, loadedSince: generation)
+                return loaded
+            }
+            loads.running[key] = Load(id: id, task: task)
+            return task
+        }
     }
 }
