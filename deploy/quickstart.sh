@@ -378,6 +378,18 @@ chmod 0600 "$CONFIG"
 step "Running migrations (drawbridge migrate)"
 "$BIN" migrate --config "$CONFIG" || die "drawbridge migrate --config $CONFIG failed"
 
+# The demo chat keeps its accounts in $STATE_DIR/demo-chat.json. If that file is new (a fresh clone or state
+# directory) while this PostgreSQL still holds an earlier quickstart's Drawbridge database, that database links
+# platform users to chat accounts that no longer exist, and a sign-out would revoke sessions of nobody.
+# Forget those links and their jobs, so the demo users are provisioned anew on the new demo chat.
+if [[ ! -e "$STATE_DIR/demo-chat.json" ]]; then
+    step "Forgetting chat links to an earlier demo chat (the demo chat starts empty)"
+    admin_psql drawbridge <<'EOF' || die "could not reset the demo chat links in database drawbridge"
+DELETE FROM drawbridge.chat_accounts WHERE connector = 'mattermost';
+DELETE FROM drawbridge.provisioning_jobs WHERE connector = 'mattermost';
+EOF
+fi
+
 step "Checking configuration and directory (drawbridge check)"
 "$BIN" check --config "$CONFIG" || die "drawbridge check --config $CONFIG failed"
 

@@ -7,10 +7,12 @@ import Hummingbird
 struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     let formTargets: [String]
     let strictTransportSecurity: String?
+    /// The policy of every response whose controller names no extra form target (nearly all): built once.
+    let defaultContentSecurityPolicy: String
 
     /// A controller whose form may redirect elsewhere (the authorize endpoint, to the client's redirect_uri)
     /// names that origin in this header; the middleware moves it into `form-action` and drops the header.
-    static var extraFormTarget: HTTPField.Name { HTTPField.Name("X-Drawbridge-Form-Target")! }
+    static var extraFormTarget: HTTPField.Name { .drawbridgeFormTarget }
 
     init(publicURL: PublicURL, cookieDomain: String?) {
         // Chrome applies form-action to the redirect that follows a POST, so the sign-in form must be
@@ -22,14 +24,20 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         self.formTargets = formTargets
         self.strictTransportSecurity = publicURL.isHTTPS ? "max-age=31536000" : nil
+        self.defaultContentSecurityPolicy = Self.contentSecurityPolicy(formTargets: formTargets)
     }
 
     func contentSecurityPolicy(extraFormTarget: String?) -> String {
+        guard let extraFormTarget else { return defaultContentSecurityPolicy }
+        return Self.contentSecurityPolicy(formTargets: formTargets + [extraFormTarget])
+    }
+
+    private static func contentSecurityPolicy(formTargets: [String]) -> String {
         [
             "default-src 'none'",
             "style-src 'self'",
             "img-src 'self' data:",
-            "form-action \((formTargets + [extraFormTarget].compactMap { $0 }).joined(separator: " "))",
+            "form-action \(formTargets.joined(separator: " "))",
             "frame-ancestors 'none'",
             "base-uri 'none'",
         ].joined(separator: "; ")

@@ -16,4 +16,6 @@ extension HTTPField.Name {
     static let strictTransportSecurity = Self("Strict-Transport-Security")!
     static let permissionsPolicy = Self("Permissions-Policy")!
     static let pragma = Self("Pragma")!
+    /// Internal: see `SecurityHeadersMiddleware.extraFormTarget`; never leaves Drawbridge.
+    static let drawbridgeFormTarget = Self("X-Drawbridge-Form-Target")!
 }
