@@ -2,22 +2,11 @@ import DrawbridgeCore
 import Foundation
 import Testing
 
-/// The `drawbridge` executable, run as a process against real databases.
+/// The `drawbridge` executable, run as a process against real databases. Whatever a command does, the
+/// platform database is left exactly as it was (`TestDatabases.withPlatform`).
 @Suite struct CommandLineTests {
-    func withDatabases(_ body: (TestDatabases) async throws -> Void) async throws {
-        let databases = try await TestDatabases.create()
-        do {
-            try await TestDatabases.execute(PlatformFixture.accountsTable, on: databases.platformURL)
-            try await body(databases)
-        } catch {
-            await databases.drop()
-            throw error
-        }
-        await databases.drop()
-    }
-
     @Test func checkReportsTheCensusOfPasswordFormats() async throws {
-        try await withDatabases { databases in
+        try await TestDatabases.withPlatform { databases in
             let config = try CommandRunner.writeConfig(databases)
             #expect(try CommandRunner.run(["migrate", "--config", config]).status == 0)
             let result = try CommandRunner.run(["check", "--config", config, "--json"])
@@ -36,7 +25,7 @@ import Testing
     }
 
     @Test func checkOnABrokenMappingNamesTheProblemAndFails() async throws {
-        try await withDatabases { databases in
+        try await TestDatabases.withPlatform { databases in
             let config = try CommandRunner.writeConfig(databases) { $0.replacingOccurrences(of: "login: login,", with: "login: username,") }
             let result = try CommandRunner.run(["check", "--config", config])
             #expect(result.status != 0)
@@ -45,8 +34,8 @@ import Testing
     }
 
     @Test func checkRunsThePlatformSessionQuery() async throws {
-        try await withDatabases { databases in
-            try await TestDatabases.execute("CREATE TABLE public.web_sessions (session_key text PRIMARY KEY, account_id bigint NOT NULL)", on: databases.platformURL)
+        let platform = PlatformFixture.accountsTable + "CREATE TABLE public.web_sessions (session_key text PRIMARY KEY, account_id bigint NOT NULL);"
+        try await TestDatabases.withPlatform(platform) { databases in
             #expect(try CommandRunner.run(["migrate", "--config", try CommandRunner.writeConfig(databases)]).status == 0)
             func check(_ platformSession: String, lookupQuery: Bool = false) throws -> CommandRunner.Result {
                 let config = try CommandRunner.writeConfig(databases) { yaml in
@@ -72,7 +61,7 @@ import Testing
     }
 
     @Test func checkOnAnUnknownKeyOrUnreachableDatabaseFails() async throws {
-        try await withDatabases { databases in
+        try await TestDatabases.withPlatform { databases in
             let typo = try CommandRunner.writeConfig(databases) { $0.replacingOccurrences(of: "cookie_name:", with: "cookie_nmae:") }
             let typoResult = try CommandRunner.run(["check", "--config", typo])
             #expect(typoResult.status == 2)
@@ -87,7 +76,7 @@ import Testing
     }
 
     @Test func serveRefusesToStartWithPendingMigrations() async throws {
-        try await withDatabases { databases in
+        try await TestDatabases.withPlatform { databases in
             let config = try CommandRunner.writeConfig(databases)
             let result = try CommandRunner.run(["serve", "--config", config])
             #expect(result.status == 2)
@@ -96,7 +85,7 @@ import Testing
     }
 
     @Test func serveRefusesAMissingOrWrongKeyEncryptionKey() async throws {
-        try await withDatabases { databases in
+        try await TestDatabases.withPlatform { databases in
             let config = try CommandRunner.writeConfig(databases)
             #expect(try CommandRunner.run(["migrate", "--config", config]).status == 0)
             #expect(try CommandRunner.run(["keys", "rotate", "--config", config]).status == 0)
@@ -115,7 +104,7 @@ import Testing
     }
 
     @Test func clientsLifecycleThroughTheCLI() async throws {
-        try await withDatabases { databases in
+        try await TestDatabases.withPlatform { databases in
             let config = try CommandRunner.writeConfig(databases)
             #expect(try CommandRunner.run(["migrate", "--config", config]).status == 0)
             let added = try CommandRunner.run(["clients", "add", "--config", config, "--name", "Chat", "--trusted", "--client-id", "chat-client",
@@ -154,7 +143,7 @@ import Testing
     }
 
     @Test func usersShowNeverPrintsTheHash() async throws {
-        try await withDatabases { databases in
+        try await TestDatabases.withPlatform { databases in
             let config = try CommandRunner.writeConfig(databases)
             let result = try CommandRunner.run(["users", "show", "ALICE@example.com", "--config", config, "--json"])
             #expect(result.status == 0, "\(result.stderr)")
@@ -187,7 +176,7 @@ import Testing
     /// Runs `drawbridge serve` as a process, signs in through it, stops it with SIGTERM: a clean exit,
     /// and JSON log lines that never carry a password, a stored hash or a session token.
     @Test func serveLogsSafelyAndStopsGracefullyOnSIGTERM() async throws {
-        try await withDatabases { databases in
+        try await TestDatabases.withPlatform { databases in
             let port = try CommandRunner.freePort()
             let config = try CommandRunner.writeConfig(databases) { $0.replacingOccurrences(of: "port: 0", with: "port: \(port)") }
             let errors = Pipe()

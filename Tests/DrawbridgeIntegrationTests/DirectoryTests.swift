@@ -3,16 +3,16 @@ import Logging
 import PostgresNIO
 import Testing
 
-/// The platform's table through PostgresUserDirectory, on a real PostgreSQL.
+/// The platform's table through PostgresUserDirectory, on a real PostgreSQL. Every test leaves the platform
+/// database exactly as it found it (`TestDatabases.withPlatform`).
 @Suite struct DirectoryTests {
     func withDirectory(
         table: String = PlatformFixture.accountsTable,
         settings makeSettings: (TestDatabases) -> DirectorySettings,
+        sourceLocation: SourceLocation = #_sourceLocation,
         _ body: (any UserDirectory, TestDatabases) async throws -> Void
     ) async throws {
-        let databases = try await TestDatabases.create()
-        do {
-            try await TestDatabases.execute(table, on: databases.platformURL)
+        try await TestDatabases.withPlatform(table, sourceLocation: sourceLocation) { databases in
             let settings = makeSettings(databases)
             let client = PostgresClient(configuration: settings.url.clientConfiguration(maxConnections: 2, readOnly: true))
             try await withThrowingDiscardingTaskGroup { group in
@@ -20,11 +20,7 @@ import Testing
                 defer { group.cancelAll() }
                 try await body(PostgresUserDirectory(client: client, settings: settings, logger: Logger(label: "test")), databases)
             }
-        } catch {
-            await databases.drop()
-            throw error
         }
-        await databases.drop()
     }
 
     static func tableSettings(_ databases: TestDatabases) -> DirectorySettings {
@@ -32,8 +28,7 @@ import Testing
     }
 
     @Test func findsUsersByLoginOrEmailInAnyCase() async throws {
-        try await withDirectory(settings: Self.tableSettings) { directory, databases in
-            let before = try await TestDatabases.strings(PlatformFixture.accountsDigest, on: databases.platformURL)
+        try await withDirectory(settings: Self.tableSettings) { directory, _ in
             for typed in ["alice", "ALICE", "alice@example.com", "ALICE@EXAMPLE.COM", "  Alice  "] {
                 let user = try await directory.user(matching: typed)
                 #expect(user?.login == "alice", "typed \(typed)")
@@ -47,7 +42,6 @@ import Testing
             #expect(try await directory.user(matching: "alice' OR '1'='1") == nil)
             let frank = try await directory.user(matching: "frank")
             #expect(frank?.isActive == false)
-            #expect(try await TestDatabases.strings(PlatformFixture.accountsDigest, on: databases.platformURL) == before)
         }
     }
 
@@ -66,44 +60,46 @@ import Testing
     }
 
     @Test func aNameMatchingTwoDifferentUsersIsRefused() async throws {
-        try await withDirectory(settings: Self.tableSettings) { directory, databases in
-            try await TestDatabases.execute("INSERT INTO public.accounts (login, email, full_name) VALUES ('Alice', 'other@example.com', 'Other Alice')", on: databases.platformURL)
+        let table = PlatformFixture.accountsTable + """
+            INSERT INTO public.accounts (login, email, full_name) VALUES
+                ('Alice', 'other@example.com', 'Other Alice'),
+                ('bob@example.com', 'bobby@example.com', 'Bob Login'),
+                ('robert', 'bob@example.com', 'Bob Email');
+            """
+        try await withDirectory(table: table, settings: Self.tableSettings) { directory, _ in
             await #expect(throws: DirectoryError.self) { try await directory.user(matching: "alice") }
             // An exact login match beats another user's email.
-            try await TestDatabases.execute("INSERT INTO public.accounts (login, email, full_name) VALUES ('bob@example.com', 'bobby@example.com', 'Bob Login')", on: databases.platformURL)
-            try await TestDatabases.execute("INSERT INTO public.accounts (login, email, full_name) VALUES ('robert', 'bob@example.com', 'Bob Email')", on: databases.platformURL)
-            #expect(try await directory.user(matching: "bob@example.com")?.name == "Bob Login")
+            let bob = try await directory.user(matching: "bob@example.com")
+            #expect(bob?.name == "Bob Login")
         }
     }
 
     @Test func theDirectoryConnectionCannotWrite() async throws {
-        let databases = try await TestDatabases.create()
-        defer { Task { await databases.drop() } }
-        try await TestDatabases.execute(PlatformFixture.accountsTable, on: databases.platformURL)
-        let connection = try await PostgresConnection.connect(configuration: databases.platformURL.connectionConfiguration(readOnly: true), id: 1, logger: Logger(label: "test"))
-        await #expect(throws: PSQLError.self) {
-            try await connection.query("UPDATE public.accounts SET full_name = 'pwned'", logger: Logger(label: "test"))
+        try await TestDatabases.withPlatform { databases in
+            let connection = try await PostgresConnection.connect(configuration: databases.platformURL.connectionConfiguration(readOnly: true), id: 1, logger: Logger(label: "test"))
+            await #expect(throws: PSQLError.self) {
+                try await connection.query("UPDATE public.accounts SET full_name = 'pwned'", logger: Logger(label: "test"))
+            }
+            try await connection.close()
         }
-        try await connection.close()
     }
 
     @Test func inspectorNamesMissingColumnsAndWrongTypes() async throws {
-        let databases = try await TestDatabases.create()
-        defer { Task { await databases.drop() } }
-        try await TestDatabases.execute(PlatformFixture.accountsTable, on: databases.platformURL)
-        var settings = try DrawbridgeConfiguration.test(databases).directory
-        settings.source = .table(TableReference(schema: "public", name: "accounts"), columns: ColumnMapping(id: "id", login: "username", email: "email", name: "full_name", password: "password_hash", active: "full_name"))
-        let problems = await DirectoryInspector(settings: settings, logger: Logger(label: "test")).problems().map(\.description)
-        #expect(problems.contains { $0.hasPrefix("directory.columns.login: column 'username' not found in public.accounts (it has: email, full_name, id, is_active, login, password_hash)") })
-        #expect(problems.contains("directory.columns.active: column 'full_name' has type text; expected one of bigint, boolean, integer, smallint"))
-        settings.source = .table(TableReference(schema: "public", name: "acounts"), columns: ColumnMapping())
-        #expect(await DirectoryInspector(settings: settings, logger: Logger(label: "test")).problems().map(\.description) == [
-            "directory.table: table 'public.acounts' does not exist, or postgres cannot see it"
-        ])
-        var unreachable = settings
-        unreachable.url.port = 1
-        let down = await DirectoryInspector(settings: unreachable, logger: Logger(label: "test")).problems().map(\.description)
-        #expect(down.count == 1)
-        #expect(down.first?.hasPrefix("directory.url: cannot connect to postgres://postgres@127.0.0.1:1/") == true)
+        try await TestDatabases.withPlatform { databases in
+            var settings = try DrawbridgeConfiguration.test(databases).directory
+            settings.source = .table(TableReference(schema: "public", name: "accounts"), columns: ColumnMapping(id: "id", login: "username", email: "email", name: "full_name", password: "password_hash", active: "full_name"))
+            let problems = await DirectoryInspector(settings: settings, logger: Logger(label: "test")).problems().map(\.description)
+            #expect(problems.contains { $0.hasPrefix("directory.columns.login: column 'username' not found in public.accounts (it has: email, full_name, id, is_active, login, password_hash)") })
+            #expect(problems.contains("directory.columns.active: column 'full_name' has type text; expected one of bigint, boolean, integer, smallint"))
+            settings.source = .table(TableReference(schema: "public", name: "acounts"), columns: ColumnMapping())
+            #expect(await DirectoryInspector(settings: settings, logger: Logger(label: "test")).problems().map(\.description) == [
+                "directory.table: table 'public.acounts' does not exist, or postgres cannot see it"
+            ])
+            var unreachable = settings
+            unreachable.url.port = 1
+            let down = await DirectoryInspector(settings: unreachable, logger: Logger(label: "test")).problems().map(\.description)
+            #expect(down.count == 1)
+            #expect(down.first?.hasPrefix("directory.url: cannot connect to postgres://postgres@127.0.0.1:1/") == true)
+        }
     }
 }

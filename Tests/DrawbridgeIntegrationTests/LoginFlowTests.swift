@@ -4,24 +4,22 @@ import Testing
 
 /// Sign-in, sessions and sign-out over a live socket, against real PostgreSQL databases.
 @Suite struct LoginFlowTests {
+    /// A gateway over a fresh platform (`platform`: its tables and users) whose database `body` must leave
+    /// exactly as it found it.
     func withGateway(
+        platform: String = PlatformFixture.accountsTable,
         hashing: HashingSettings = HashingSettings(threads: 2, queueLimit: 16),
+        configure: (inout DrawbridgeConfiguration) -> Void = { _ in },
+        sourceLocation: SourceLocation = #_sourceLocation,
         _ body: @Sendable (Browser, TestDatabases) async throws -> Void
     ) async throws {
-        let databases = try await TestDatabases.create()
-        do {
-            try await TestDatabases.execute(PlatformFixture.accountsTable, on: databases.platformURL)
-            let before = try await TestDatabases.strings(PlatformFixture.accountsDigest, on: databases.platformURL)
-            try await LiveGateway.run(try .test(databases, hashing: hashing)) { browser in
+        try await TestDatabases.withPlatform(platform, sourceLocation: sourceLocation) { databases in
+            var configuration = try DrawbridgeConfiguration.test(databases, hashing: hashing)
+            configure(&configuration)
+            try await LiveGateway.run(configuration) { browser in
                 try await body(browser, databases)
             }
-            // Whatever happened, the platform's table is exactly as it was.
-            #expect(try await TestDatabases.strings(PlatformFixture.accountsDigest, on: databases.platformURL) == before)
-        } catch {
-            await databases.drop()
-            throw error
         }
-        await databases.drop()
     }
 
     static func sessionRows(_ databases: TestDatabases) async throws -> [String] {
@@ -84,6 +82,36 @@ import Testing
             let byLogin = try await browser.signIn(username: "erin", password: PlatformFixture.password)
             #expect(byLogin.status == 303)
             #expect(byLogin.location == "https://sso.example.com/")
+        }
+    }
+
+    /// The second platform shape: UUID ids in another schema, users found by the operator's own lookup query
+    /// (`directory.lookup_query`) rather than a table and column mapping.
+    @Test func signInThroughALookupQueryWithUUIDIds() async throws {
+        try await withGateway(platform: PlatformFixture.uuidTable, configure: {
+            $0.directory.source = .lookupQuery(PlatformFixture.uuidLookupQuery)
+        }) { browser, databases in
+            for typed in ["zed", "ZED@example.NET"] {
+                let fresh = Browser(port: browser.port, publicURL: browser.publicURL)
+                let response = try await fresh.signIn(username: typed, password: PlatformFixture.password)
+                #expect(response.status == 303, "\(typed)")
+                #expect(response.location == "https://sso.example.com/")
+                #expect(response.setCookie(named: "drawbridge_session") != nil)
+                #expect(try await fresh.get("/").body.contains("Zed Zulu"))
+            }
+            let zed = "6f1c1c3e-0d9b-4f7e-9a43-2a8b5f0c7d11"
+            #expect(try await TestDatabases.strings("SELECT user_id FROM drawbridge.sessions", on: databases.drawbridgeURL) == [zed, zed])
+
+            // Yan is inactive (status 0): the right password gets exactly what a wrong one gets.
+            let wrong = try await browser.signIn(username: "zed", password: "wrong")
+            let inactive = try await browser.signIn(username: "yan", password: PlatformFixture.password)
+            for response in [wrong, inactive] {
+                #expect(response.status == 401)
+                #expect(response.setCookie(named: "drawbridge_session") == nil)
+                #expect(response.body.contains("Incorrect user name or password."))
+            }
+            #expect(wrong.body.replacingOccurrences(of: #"value="zed""#, with: "USER") == inactive.body.replacingOccurrences(of: #"value="yan""#, with: "USER"))
+            #expect(try await TestDatabases.strings("SELECT count(*)::text FROM drawbridge.sessions", on: databases.drawbridgeURL) == ["2"])
         }
     }
 

@@ -9,13 +9,14 @@ import Synchronization
 public struct PasswordAuthenticator: Sendable {
     let directory: any UserDirectory
     let pool: HashingPool
-    let verifier = PasswordHashVerifier()
+    let verifier: any PasswordVerifying
     let standIn: StandInHash
     let logger: Logger
 
-    public init(directory: any UserDirectory, pool: HashingPool, logger: Logger) throws {
+    public init(directory: any UserDirectory, pool: HashingPool, logger: Logger, verifier: any PasswordVerifying = PasswordHashVerifier()) throws {
         self.directory = directory
         self.pool = pool
+        self.verifier = verifier
         self.logger = logger
         self.standIn = try StandInHash()
     }
