@@ -114,6 +114,52 @@ import Testing
         }
     }
 
+    /// `check` runs serve's own start-up checks: what makes serve refuse to start is the same line in check's report.
+    @Test func checkReportsTheKeyProblemsThatStopServe() async throws {
+        try await withDatabases { databases in
+            let config = try CommandRunner.writeConfig(databases)
+            #expect(try CommandRunner.run(["migrate", "--config", config]).status == 0)
+            #expect(try CommandRunner.run(["keys", "rotate", "--config", config]).status == 0)
+            let missing = try CommandRunner.writeConfig(databases) { $0.replacingOccurrences(of: "keys: { encryption_key: \"\(testKeyEncryptionKey)\" }", with: "") }
+            let wrong = try CommandRunner.writeConfig(databases) { $0.replacingOccurrences(of: testKeyEncryptionKey, with: KeyEncryptionKey.generate().base64) }
+            for badConfig in [missing, wrong] {
+                let served = try CommandRunner.run(["serve", "--config", badConfig])
+                #expect(served.status == 2)
+                let refusal = try #require(served.stderr.split(separator: "\n").first { $0.hasPrefix("drawbridge: error: keys.encryption_key:") }, "\(served.stderr)")
+                let problem = String(refusal.dropFirst("drawbridge: error: ".count))
+                let checked = try CommandRunner.run(["check", "--config", badConfig])
+                #expect(checked.status == 1)
+                #expect(checked.stdout.contains("problem    ✗    \(problem)\n"), "\(checked.stdout)")
+                let report = try CommandRunner.run(["check", "--config", badConfig, "--json"])
+                #expect(report.status == 1)
+                let json = try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any]
+                #expect(json?["ok"] as? Bool == false)
+                #expect(json?["problems"] as? [String] == [problem])
+            }
+            #expect(try CommandRunner.run(["check", "--config", config]).status == 0)
+        }
+    }
+
+    @Test func checkOnAnEmptyDatabaseChangesNothingAndListsEveryMigrationAsPending() async throws {
+        try await withDatabases { databases in
+            let config = try CommandRunner.writeConfig(databases)
+            let all = try Self.migrationNames()
+            let text = try CommandRunner.run(["check", "--config", config])
+            #expect(text.status == 0, "\(text.stdout)\(text.stderr)")
+            #expect(text.stdout.contains("migrations      \(all.count) pending (\(all.joined(separator: ", "))): run `drawbridge migrate`\n"), "\(text.stdout)")
+            #expect(!text.stdout.contains("problem"), "\(text.stdout)")
+            let json = try CommandRunner.run(["check", "--config", config, "--json"])
+            let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+            #expect(report?["pending_migrations"] as? [String] == all)
+            #expect(try await Self.drawbridgeSchemas(databases) == ["0"], "check created Drawbridge's schema")
+            // serve without --migrate still refuses, and changes nothing either.
+            let served = try CommandRunner.run(["serve", "--config", config])
+            #expect(served.status == 2)
+            #expect(served.stderr.contains("database: \(all.count) migration(s) pending; run `drawbridge migrate"))
+            #expect(try await Self.drawbridgeSchemas(databases) == ["0"], "serve without --migrate created Drawbridge's schema")
+        }
+    }
+
     @Test func clientsLifecycleThroughTheCLI() async throws {
         try await withDatabases { databases in
             let config = try CommandRunner.writeConfig(databases)
@@ -213,5 +259,16 @@ import Testing
                 #expect(!log.contains(secret), "the log leaks \(secret.prefix(6))…")
             }
         }
+    }
+
+    /// The migration files' names as the CLI prints them (`0001_sessions`), in order.
+    static func migrationNames() throws -> [String] {
+        guard let directory = Migration.defaultDirectory() else { throw TestSetupError("migrations/ not found") }
+        return try Migration.load(from: directory).map(\.numberedName)
+    }
+
+    /// How many schemas named `drawbridge` Drawbridge's database has, as text.
+    static func drawbridgeSchemas(_ databases: TestDatabases) async throws -> [String] {
+        try await TestDatabases.strings("SELECT count(*)::text FROM pg_namespace WHERE nspname = 'drawbridge'", on: databases.drawbridgeURL)
     }
 }

@@ -4,16 +4,21 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// Validates everything `serve` would, without serving, and reports the password formats in the platform table.
+/// Validates everything `serve` would (the same `StartupChecks`, read-only), without serving; reports the
+/// password formats in the platform table.
 struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Validate the config, reach both databases, check the directory mapping and census its password formats."
+        abstract: "Validate the config, reach both databases, check the directory mapping and census its password formats.",
+        discussion: """
+            Runs the same start-up checks as serve (directory mapping, platform-session query, migrations, \
+            keys.encryption_key against the stored signing keys) and changes nothing. Exit status 1 on any problem.
+            """
     )
 
     @OptionGroup var options: ConfigOptions
 
-    @Flag(help: "Print JSON.")
+    @Flag(help: "Print JSON (keys: ok, problems, pending_migrations, users, password_formats, unverifiable_users).")
     var json = false
 
     struct Report: Encodable {
@@ -23,6 +28,10 @@ struct CheckCommand: AsyncParsableCommand {
         var users: Int?
         var passwordFormats: [Format]
         var unverifiableUsers: Int?
+        /// For the text output only (not in CodingKeys): what `StartupChecks` found, and whether the census
+        /// was skipped because a lookup_query cannot list users.
+        var findings = StartupChecks.Findings()
+        var censusSkipped = false
 
         struct Format: Encodable {
             var format: String
@@ -41,16 +50,13 @@ struct CheckCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try await options.load()
         let logger = Logger.quiet("drawbridge.check")
-        let checks = StartupChecks(configuration: configuration, logger: logger)
         var report = Report(ok: true, problems: [], pendingMigrations: [], passwordFormats: [])
 
-        report.problems += await DirectoryInspector(settings: configuration.directory, platformSession: configuration.platformSession, logger: logger).problems().map(\.description)
-        do {
-            report.pendingMigrations = try await checks.pendingMigrations(applyingFirst: false).map { "\(String(format: "%04d", $0.version))_\($0.name)" }
-        } catch {
-            report.problems.append("database.url: \(error)")
-        }
-        if report.problems.isEmpty {
+        let findings = await StartupChecks(configuration: configuration, logger: logger).inspect(applyMigrations: false)
+        report.findings = findings
+        report.problems = findings.problems
+        report.pendingMigrations = findings.pendingMigrations.map(\.numberedName)
+        if findings.directoryProblems.isEmpty {
             await census(configuration: configuration, logger: logger, into: &report)
         }
         report.ok = report.problems.isEmpty
@@ -73,6 +79,7 @@ struct CheckCommand: AsyncParsableCommand {
             report.passwordFormats = census.entries.map { .init(format: $0.format, count: $0.count, verifiable: $0.verifiable) }
         } catch DirectoryError.listingUnavailable {
             // A lookup_query alone cannot list users; the report says so instead of failing.
+            report.censusSkipped = true
         } catch {
             report.problems.append("directory: cannot list users: \(PostgresErrorText.describe(error))")
         }
@@ -81,15 +88,17 @@ struct CheckCommand: AsyncParsableCommand {
     private func printText(_ report: Report, configuration: DrawbridgeConfiguration) {
         print("config     ok   \(options.path ?? "(environment only)")")
         for problem in report.problems { print("problem    ✗    \(problem)") }
-        if report.problems.isEmpty {
+        if report.findings.databaseProblems.isEmpty {
             print("database   ok   \(configuration.database.url) schema \(configuration.database.schema)")
+        }
+        if report.findings.directoryProblems.isEmpty {
             print("directory  ok   \(configuration.directory.url)")
         }
         if !report.pendingMigrations.isEmpty {
             print("migrations      \(report.pendingMigrations.count) pending (\(report.pendingMigrations.joined(separator: ", "))): run `drawbridge migrate`")
         }
         guard let users = report.users else {
-            if report.problems.isEmpty {
+            if report.censusSkipped {
                 print("census          skipped: a lookup_query cannot list users (add directory.list_query to get one)")
             }
             return
