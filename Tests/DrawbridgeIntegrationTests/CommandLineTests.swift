@@ -160,6 +160,31 @@ import Testing
         }
     }
 
+    @Test func migrateStatusPrintsJSONAndChangesNothing() async throws {
+        try await withDatabases { databases in
+            let config = try CommandRunner.writeConfig(databases)
+            let all = try Self.migrationNames()
+            func json(_ arguments: [String]) throws -> [String: Any] {
+                let result = try CommandRunner.run(["migrate", "--config", config, "--json"] + arguments)
+                #expect(result.status == 0, "\(result.stderr)")
+                return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            }
+            let before = try json(["--status"])
+            #expect(before["schema"] as? String == "drawbridge")
+            #expect(before["applied"] as? [String] == [])
+            #expect(before["pending"] as? [String] == all)
+            #expect(try CommandRunner.run(["migrate", "--config", config, "--status"]).stdout == "pending: \(all.joined(separator: ", "))\n")
+            #expect(try await Self.drawbridgeSchemas(databases) == ["0"], "migrate --status created Drawbridge's schema")
+
+            let migrated = try json([])
+            #expect(migrated["applied"] as? [String] == all)
+            #expect(migrated["pending"] as? [String] == [])
+            let after = try json(["--status"])
+            #expect(after["applied"] as? [String] == [] && after["pending"] as? [String] == [])
+            #expect(try CommandRunner.run(["migrate", "--config", config, "--status"]).stdout == "schema drawbridge is up to date\n")
+        }
+    }
+
     @Test func clientsLifecycleThroughTheCLI() async throws {
         try await withDatabases { databases in
             let config = try CommandRunner.writeConfig(databases)
@@ -228,6 +253,29 @@ import Testing
         #expect(unknown.stderr.hasPrefix("drawbridge: error: unrecognised hash format"))
         let malformed = try CommandRunner.run(["password", "verify", "$2b$99$abc"], stdin: "x")
         #expect(malformed.status == 2)
+    }
+
+    @Test func passwordVerifyPrintsJSONWithTheSameExitCodes() throws {
+        func verify(_ hash: String, _ password: String) throws -> (status: Int32, json: [String: Any]) {
+            let result = try CommandRunner.run(["password", "verify", hash, "--json"], stdin: password)
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)\(result.stderr)")
+            #expect(Set(json.keys) == ["result", "format", "reason"], "every key, always")
+            return (result.status, json)
+        }
+        let match = try verify(PlatformFixture.bcryptHash, PlatformFixture.password + "\n")
+        #expect(match.status == 0)
+        #expect(match.json["result"] as? String == "match" && match.json["format"] as? String == "bcrypt" && match.json["reason"] is NSNull)
+        let mismatch = try verify(PlatformFixture.bcryptHash, "wrong")
+        #expect(mismatch.status == 1)
+        #expect(mismatch.json["result"] as? String == "mismatch" && mismatch.json["format"] as? String == "bcrypt")
+        let unknown = try verify("hunter2", "hunter2")
+        #expect(unknown.status == 2)
+        #expect(unknown.json["result"] as? String == "unrecognised" && unknown.json["format"] is NSNull)
+        #expect((unknown.json["reason"] as? String)?.hasPrefix("looks like: ") == true)
+        let malformed = try verify("$2b$99$abc", "x")
+        #expect(malformed.status == 2)
+        #expect(malformed.json["result"] as? String == "malformed" && malformed.json["format"] as? String == "bcrypt")
+        #expect((malformed.json["reason"] as? String)?.isEmpty == false)
     }
 
     /// Runs `drawbridge serve` as a process, signs in through it, stops it with SIGTERM: a clean exit,
