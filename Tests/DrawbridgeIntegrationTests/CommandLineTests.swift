@@ -1,5 +1,7 @@
 import DrawbridgeCore
 import Foundation
+import Logging
+import PostgresNIO
 import Testing
 
 /// The `drawbridge` executable, run as a process against real databases.
@@ -185,6 +187,61 @@ import Testing
         }
     }
 
+    /// The table has a plain unique index on each column, which `lower(column) = lower($1)` cannot use.
+    @Test func checkWarnsAboutLookupsWithoutAnExpressionIndex() async throws {
+        try await withDatabases { databases in
+            let config = try CommandRunner.writeConfig(databases)
+            #expect(try CommandRunner.run(["migrate", "--config", config]).status == 0)
+            func check() throws -> (text: String, warnings: [String]) {
+                let text = try CommandRunner.run(["check", "--config", config])
+                #expect(text.status == 0, "a missing index is a warning, not a failure: \(text.stdout)")
+                let json = try CommandRunner.run(["check", "--config", config, "--json"])
+                let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+                #expect(report?["ok"] as? Bool == true)
+                return (text.stdout, report?["warnings"] as? [String] ?? ["(no warnings key)"])
+            }
+            let noIndex = try check()
+            #expect(noIndex.warnings == [
+                "directory.login_by: public.accounts has no index on lower(login), so every sign-in reads the whole table; add it with `CREATE INDEX CONCURRENTLY ON public.accounts (lower(login));`",
+                "directory.login_by: public.accounts has no index on lower(email), so every sign-in reads the whole table; add it with `CREATE INDEX CONCURRENTLY ON public.accounts (lower(email));`",
+            ])
+            #expect(noIndex.text.contains("warning    !    \(noIndex.warnings.first ?? "-")\n"), "\(noIndex.text)")
+            #expect(!noIndex.text.contains("indexes    ok"))
+
+            // The statement check prints, run as printed; then a varchar email (indexed as lower(email::text)),
+            // whose first index failed and was left invalid.
+            try await Self.runAlone("CREATE INDEX CONCURRENTLY ON public.accounts (lower(login));", on: databases.platformURL)
+            try await TestDatabases.execute("""
+                ALTER TABLE public.accounts ALTER COLUMN email TYPE varchar(200);
+                INSERT INTO public.accounts (login, email, full_name) VALUES ('alice2', 'alice@example.com', 'Alice Again');
+                """, on: databases.platformURL)
+            await #expect(throws: (any Error).self) {
+                try await Self.runAlone("CREATE UNIQUE INDEX CONCURRENTLY accounts_email_ci ON public.accounts (lower(email))", on: databases.platformURL)
+            }
+            let invalid = try check()
+            #expect(invalid.warnings == [
+                "directory.login_by: index public.accounts_email_ci on public.accounts (lower(email)) is invalid (a failed CREATE INDEX CONCURRENTLY?), so every sign-in reads the whole table; rebuild it with `DROP INDEX CONCURRENTLY public.accounts_email_ci; CREATE INDEX CONCURRENTLY ON public.accounts (lower(email));`",
+            ])
+            #expect(invalid.text.contains("indexes    ok   lower(login) on public.accounts\n"), "\(invalid.text)")
+
+            try await Self.runAlone("DROP INDEX CONCURRENTLY public.accounts_email_ci", on: databases.platformURL)
+            try await Self.runAlone("CREATE INDEX CONCURRENTLY ON public.accounts (lower(email))", on: databases.platformURL)
+            let indexed = try check()
+            #expect(indexed.warnings == [])
+            #expect(indexed.text.contains("indexes    ok   lower(login), lower(email) on public.accounts\n"), "\(indexed.text)")
+            #expect(!indexed.text.contains("warning"))
+
+            let lookupQuery = try CommandRunner.writeConfig(databases) {
+                $0.replacingOccurrences(of: "  table: public.accounts\n  columns: { id: id, login: login, email: email, name: full_name, password: password_hash, active: is_active }\n",
+                                        with: "  lookup_query: \"SELECT id, login, email, full_name, password_hash, is_active FROM public.accounts WHERE login = $1\"\n")
+            }
+            let skipped = try CommandRunner.run(["check", "--config", lookupQuery])
+            #expect(skipped.status == 0, "\(skipped.stdout)")
+            #expect(skipped.stdout.contains("indexes         skipped: directory.lookup_query is your own SQL; check its plan with EXPLAIN\n"), "\(skipped.stdout)")
+            #expect(!skipped.stdout.contains("warning"))
+        }
+    }
+
     @Test func clientsLifecycleThroughTheCLI() async throws {
         try await withDatabases { databases in
             let config = try CommandRunner.writeConfig(databases)
@@ -318,5 +375,17 @@ import Testing
     /// How many schemas named `drawbridge` Drawbridge's database has, as text.
     static func drawbridgeSchemas(_ databases: TestDatabases) async throws -> [String] {
         try await TestDatabases.strings("SELECT count(*)::text FROM pg_namespace WHERE nspname = 'drawbridge'", on: databases.drawbridgeURL)
+    }
+
+    /// One statement on its own connection, outside any transaction or DO block (CREATE INDEX CONCURRENTLY needs that).
+    static func runAlone(_ sql: String, on url: PostgresURL) async throws {
+        let connection = try await PostgresConnection.connect(configuration: url.connectionConfiguration(), id: 1, logger: Logger(label: "test"))
+        do {
+            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "test"))
+            try await connection.close()
+        } catch {
+            try? await connection.close()
+            throw error
+        }
     }
 }
