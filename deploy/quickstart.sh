@@ -300,6 +300,9 @@ CREATE TABLE IF NOT EXISTS public.accounts (
     is_active     boolean NOT NULL DEFAULT true,
     created_at    timestamptz NOT NULL DEFAULT now()
 );
+-- Sign-in matches lower(login) / lower(email); `drawbridge check` warns when these are missing.
+CREATE INDEX IF NOT EXISTS accounts_lower_login ON public.accounts (lower(login));
+CREATE INDEX IF NOT EXISTS accounts_lower_email ON public.accounts (lower(email));
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM platform_ro;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM platform_ro;
 REVOKE ALL ON SCHEMA public FROM platform_ro;

@@ -1,5 +1,7 @@
 import DrawbridgeCore
 import Foundation
+import Logging
+import PostgresNIO
 import Testing
 
 /// The `drawbridge` executable, run as a process against real databases. Whatever a command does, the
@@ -103,6 +105,132 @@ import Testing
         }
     }
 
+    /// `check` runs serve's own start-up checks: what makes serve refuse to start is the same line in check's report.
+    @Test func checkReportsTheKeyProblemsThatStopServe() async throws {
+        try await withDatabases { databases in
+            let config = try CommandRunner.writeConfig(databases)
+            #expect(try CommandRunner.run(["migrate", "--config", config]).status == 0)
+            #expect(try CommandRunner.run(["keys", "rotate", "--config", config]).status == 0)
+            let missing = try CommandRunner.writeConfig(databases) { $0.replacingOccurrences(of: "keys: { encryption_key: \"\(testKeyEncryptionKey)\" }", with: "") }
+            let wrong = try CommandRunner.writeConfig(databases) { $0.replacingOccurrences(of: testKeyEncryptionKey, with: KeyEncryptionKey.generate().base64) }
+            for badConfig in [missing, wrong] {
+                let served = try CommandRunner.run(["serve", "--config", badConfig])
+                #expect(served.status == 2)
+                let refusal = try #require(served.stderr.split(separator: "\n").first { $0.hasPrefix("drawbridge: error: keys.encryption_key:") }, "\(served.stderr)")
+                let problem = String(refusal.dropFirst("drawbridge: error: ".count))
+                let checked = try CommandRunner.run(["check", "--config", badConfig])
+                #expect(checked.status == 1)
+                #expect(checked.stdout.contains("problem    ✗    \(problem)\n"), "\(checked.stdout)")
+                let report = try CommandRunner.run(["check", "--config", badConfig, "--json"])
+                #expect(report.status == 1)
+                let json = try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any]
+                #expect(json?["ok"] as? Bool == false)
+                #expect(json?["problems"] as? [String] == [problem])
+            }
+            #expect(try CommandRunner.run(["check", "--config", config]).status == 0)
+        }
+    }
+
+    @Test func checkOnAnEmptyDatabaseChangesNothingAndListsEveryMigrationAsPending() async throws {
+        try await withDatabases { databases in
+            let config = try CommandRunner.writeConfig(databases)
+            let all = try Self.migrationNames()
+            let text = try CommandRunner.run(["check", "--config", config])
+            #expect(text.status == 0, "\(text.stdout)\(text.stderr)")
+            #expect(text.stdout.contains("migrations      \(all.count) pending (\(all.joined(separator: ", "))): run `drawbridge migrate`\n"), "\(text.stdout)")
+            #expect(!text.stdout.contains("problem"), "\(text.stdout)")
+            let json = try CommandRunner.run(["check", "--config", config, "--json"])
+            let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+            #expect(report?["pending_migrations"] as? [String] == all)
+            #expect(try await Self.drawbridgeSchemas(databases) == ["0"], "check created Drawbridge's schema")
+            // serve without --migrate still refuses, and changes nothing either.
+            let served = try CommandRunner.run(["serve", "--config", config])
+            #expect(served.status == 2)
+            #expect(served.stderr.contains("database: \(all.count) migration(s) pending; run `drawbridge migrate"))
+            #expect(try await Self.drawbridgeSchemas(databases) == ["0"], "serve without --migrate created Drawbridge's schema")
+        }
+    }
+
+    @Test func migrateStatusPrintsJSONAndChangesNothing() async throws {
+        try await withDatabases { databases in
+            let config = try CommandRunner.writeConfig(databases)
+            let all = try Self.migrationNames()
+            func json(_ arguments: [String]) throws -> [String: Any] {
+                let result = try CommandRunner.run(["migrate", "--config", config, "--json"] + arguments)
+                #expect(result.status == 0, "\(result.stderr)")
+                return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            }
+            let before = try json(["--status"])
+            #expect(before["schema"] as? String == "drawbridge")
+            #expect(before["applied"] as? [String] == [])
+            #expect(before["pending"] as? [String] == all)
+            #expect(try CommandRunner.run(["migrate", "--config", config, "--status"]).stdout == "pending: \(all.joined(separator: ", "))\n")
+            #expect(try await Self.drawbridgeSchemas(databases) == ["0"], "migrate --status created Drawbridge's schema")
+
+            let migrated = try json([])
+            #expect(migrated["applied"] as? [String] == all)
+            #expect(migrated["pending"] as? [String] == [])
+            let after = try json(["--status"])
+            #expect(after["applied"] as? [String] == [] && after["pending"] as? [String] == [])
+            #expect(try CommandRunner.run(["migrate", "--config", config, "--status"]).stdout == "schema drawbridge is up to date\n")
+        }
+    }
+
+    /// The table has a plain unique index on each column, which `lower(column) = lower($1)` cannot use.
+    @Test func checkWarnsAboutLookupsWithoutAnExpressionIndex() async throws {
+        try await withDatabases { databases in
+            let config = try CommandRunner.writeConfig(databases)
+            #expect(try CommandRunner.run(["migrate", "--config", config]).status == 0)
+            func check() throws -> (text: String, warnings: [String]) {
+                let text = try CommandRunner.run(["check", "--config", config])
+                #expect(text.status == 0, "a missing index is a warning, not a failure: \(text.stdout)")
+                let json = try CommandRunner.run(["check", "--config", config, "--json"])
+                let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+                #expect(report?["ok"] as? Bool == true)
+                return (text.stdout, report?["warnings"] as? [String] ?? ["(no warnings key)"])
+            }
+            let noIndex = try check()
+            #expect(noIndex.warnings == [
+                "directory.login_by: public.accounts has no index on lower(login), so every sign-in reads the whole table; add it with `CREATE INDEX CONCURRENTLY ON public.accounts (lower(login));`",
+                "directory.login_by: public.accounts has no index on lower(email), so every sign-in reads the whole table; add it with `CREATE INDEX CONCURRENTLY ON public.accounts (lower(email));`",
+            ])
+            #expect(noIndex.text.contains("warning    !    \(noIndex.warnings.first ?? "-")\n"), "\(noIndex.text)")
+            #expect(!noIndex.text.contains("indexes    ok"))
+
+            // The statement check prints, run as printed; then a varchar email (indexed as lower(email::text)),
+            // whose first index failed and was left invalid.
+            try await Self.runAlone("CREATE INDEX CONCURRENTLY ON public.accounts (lower(login));", on: databases.platformURL)
+            try await TestDatabases.execute("""
+                ALTER TABLE public.accounts ALTER COLUMN email TYPE varchar(200);
+                INSERT INTO public.accounts (login, email, full_name) VALUES ('alice2', 'alice@example.com', 'Alice Again');
+                """, on: databases.platformURL)
+            await #expect(throws: (any Error).self) {
+                try await Self.runAlone("CREATE UNIQUE INDEX CONCURRENTLY accounts_email_ci ON public.accounts (lower(email))", on: databases.platformURL)
+            }
+            let invalid = try check()
+            #expect(invalid.warnings == [
+                "directory.login_by: index public.accounts_email_ci on public.accounts (lower(email)) is invalid (a failed CREATE INDEX CONCURRENTLY?), so every sign-in reads the whole table; rebuild it with `DROP INDEX CONCURRENTLY public.accounts_email_ci; CREATE INDEX CONCURRENTLY ON public.accounts (lower(email));`",
+            ])
+            #expect(invalid.text.contains("indexes    ok   lower(login) on public.accounts\n"), "\(invalid.text)")
+
+            try await Self.runAlone("DROP INDEX CONCURRENTLY public.accounts_email_ci", on: databases.platformURL)
+            try await Self.runAlone("CREATE INDEX CONCURRENTLY ON public.accounts (lower(email))", on: databases.platformURL)
+            let indexed = try check()
+            #expect(indexed.warnings == [])
+            #expect(indexed.text.contains("indexes    ok   lower(login), lower(email) on public.accounts\n"), "\(indexed.text)")
+            #expect(!indexed.text.contains("warning"))
+
+            let lookupQuery = try CommandRunner.writeConfig(databases) {
+                $0.replacingOccurrences(of: "  table: public.accounts\n  columns: { id: id, login: login, email: email, name: full_name, password: password_hash, active: is_active }\n",
+                                        with: "  lookup_query: \"SELECT id, login, email, full_name, password_hash, is_active FROM public.accounts WHERE login = $1\"\n")
+            }
+            let skipped = try CommandRunner.run(["check", "--config", lookupQuery])
+            #expect(skipped.status == 0, "\(skipped.stdout)")
+            #expect(skipped.stdout.contains("indexes         skipped: directory.lookup_query is your own SQL; check its plan with EXPLAIN\n"), "\(skipped.stdout)")
+            #expect(!skipped.stdout.contains("warning"))
+        }
+    }
+
     @Test func clientsLifecycleThroughTheCLI() async throws {
         try await TestDatabases.withPlatform { databases in
             let config = try CommandRunner.writeConfig(databases)
@@ -173,6 +301,29 @@ import Testing
         #expect(malformed.status == 2)
     }
 
+    @Test func passwordVerifyPrintsJSONWithTheSameExitCodes() throws {
+        func verify(_ hash: String, _ password: String) throws -> (status: Int32, json: [String: Any]) {
+            let result = try CommandRunner.run(["password", "verify", hash, "--json"], stdin: password)
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)\(result.stderr)")
+            #expect(Set(json.keys) == ["result", "format", "reason"], "every key, always")
+            return (result.status, json)
+        }
+        let match = try verify(PlatformFixture.bcryptHash, PlatformFixture.password + "\n")
+        #expect(match.status == 0)
+        #expect(match.json["result"] as? String == "match" && match.json["format"] as? String == "bcrypt" && match.json["reason"] is NSNull)
+        let mismatch = try verify(PlatformFixture.bcryptHash, "wrong")
+        #expect(mismatch.status == 1)
+        #expect(mismatch.json["result"] as? String == "mismatch" && mismatch.json["format"] as? String == "bcrypt")
+        let unknown = try verify("hunter2", "hunter2")
+        #expect(unknown.status == 2)
+        #expect(unknown.json["result"] as? String == "unrecognised" && unknown.json["format"] is NSNull)
+        #expect((unknown.json["reason"] as? String)?.hasPrefix("looks like: ") == true)
+        let malformed = try verify("$2b$99$abc", "x")
+        #expect(malformed.status == 2)
+        #expect(malformed.json["result"] as? String == "malformed" && malformed.json["format"] as? String == "bcrypt")
+        #expect((malformed.json["reason"] as? String)?.isEmpty == false)
+    }
+
     /// Runs `drawbridge serve` as a process, signs in through it, stops it with SIGTERM: a clean exit,
     /// and JSON log lines that never carry a password, a stored hash or a session token.
     @Test func serveLogsSafelyAndStopsGracefullyOnSIGTERM() async throws {
@@ -201,6 +352,29 @@ import Testing
             for secret in [PlatformFixture.password, "Wr0ng-Secret-Guess", PlatformFixture.bcryptHash, String(PlatformFixture.bcryptHash.suffix(31)), token] {
                 #expect(!log.contains(secret), "the log leaks \(secret.prefix(6))…")
             }
+        }
+    }
+
+    /// The migration files' names as the CLI prints them (`0001_sessions`), in order.
+    static func migrationNames() throws -> [String] {
+        guard let directory = Migration.defaultDirectory() else { throw TestSetupError("migrations/ not found") }
+        return try Migration.load(from: directory).map(\.numberedName)
+    }
+
+    /// How many schemas named `drawbridge` Drawbridge's database has, as text.
+    static func drawbridgeSchemas(_ databases: TestDatabases) async throws -> [String] {
+        try await TestDatabases.strings("SELECT count(*)::text FROM pg_namespace WHERE nspname = 'drawbridge'", on: databases.drawbridgeURL)
+    }
+
+    /// One statement on its own connection, outside any transaction or DO block (CREATE INDEX CONCURRENTLY needs that).
+    static func runAlone(_ sql: String, on url: PostgresURL) async throws {
+        let connection = try await PostgresConnection.connect(configuration: url.connectionConfiguration(), id: 1, logger: Logger(label: "test"))
+        do {
+            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "test"))
+            try await connection.close()
+        } catch {
+            try? await connection.close()
+            throw error
         }
     }
 }

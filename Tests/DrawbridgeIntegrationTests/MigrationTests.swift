@@ -34,6 +34,19 @@ import Testing
         #expect(ours.contains("schema_migrations"))
     }
 
+    /// `pending()` serves `check`, `migrate --status` and `serve` without `--migrate`: it must not create the schema.
+    @Test func pendingOnAnEmptyDatabaseListsEverythingAndCreatesNothing() async throws {
+        let databases = try await TestDatabases.create()
+        defer { Task { await databases.drop() } }
+        let migrator = try migrator(databases)
+        #expect(try await migrator.pending() == migrator.migrations)
+        #expect(try await TestDatabases.strings("SELECT count(*)::text FROM pg_namespace WHERE nspname = 'drawbridge'", on: databases.drawbridgeURL) == ["0"])
+        // A schema without the migrations table (made by hand, or by another tool) counts as nothing applied too.
+        try await TestDatabases.execute("CREATE SCHEMA drawbridge", on: databases.drawbridgeURL)
+        #expect(try await migrator.pending() == migrator.migrations)
+        #expect(try await TestDatabases.strings("SELECT count(*)::text FROM pg_tables WHERE schemaname = 'drawbridge'", on: databases.drawbridgeURL) == ["0"])
+    }
+
     @Test func anEditedMigrationIsRefused() async throws {
         let databases = try await TestDatabases.create()
         defer { Task { await databases.drop() } }
@@ -43,6 +56,7 @@ import Testing
         edited[0].sql += "\n-- edited"
         let tampered = DatabaseMigrator(url: databases.drawbridgeURL, schema: "drawbridge", migrations: edited, logger: Logger(label: "test"))
         await #expect(throws: MigrationError.self) { try await tampered.migrate() }
+        await #expect(throws: MigrationError.self) { try await tampered.pending() }
     }
 
     @Test func aFailingMigrationRollsBackEntirely() async throws {

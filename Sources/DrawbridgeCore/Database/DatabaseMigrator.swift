@@ -46,9 +46,12 @@ public struct DatabaseMigrator: Sendable {
         }
     }
 
-    /// Migrations not yet applied (and an error if an applied one was edited).
+    /// Migrations not yet applied (and an error if an applied one was edited). Read-only and without the
+    /// lock, so `check`, `migrate --status` and `serve` without `--migrate` change nothing: a schema or
+    /// `schema_migrations` table that is not there yet simply means every migration is pending.
     public func pending() async throws(MigrationError) -> [Migration] {
-        try await withLockedConnection { connection in
+        try await withConnection(readOnly: true) { connection in
+            guard try await migrationsTableExists(connection) else { return migrations }
             let applied = try await appliedChecksums(connection)
             try verify(applied: applied)
             return migrations.filter { applied[$0.version] == nil }
@@ -72,15 +75,16 @@ public struct DatabaseMigrator: Sendable {
         return applied
     }
 
+    private func migrationsTableExists(_ connection: PostgresConnection) async throws -> Bool {
+        let rows = try await connection.query("SELECT to_regclass(\(quotedTable)) IS NOT NULL", logger: logger)
+        for try await exists in rows.decode(Bool.self) { return exists }
+        return false
+    }
+
+    /// Runs `body` holding the advisory lock, with the schema and `schema_migrations` created first.
     private func withLockedConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws(MigrationError) -> T {
-        let connection: PostgresConnection
-        do {
-            connection = try await PostgresConnection.connect(configuration: url.connectionConfiguration(), id: 1, logger: logger)
-        } catch {
-            throw .database("cannot connect to \(url): \(PostgresErrorText.describe(error))")
-        }
         let lockKey = "drawbridge.migrations.\(schema)"
-        do {
+        return try await withConnection(readOnly: false) { connection in
             try await connection.query("SELECT pg_advisory_lock(hashtext(\(lockKey)))", logger: logger)
             try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(SQLIdentifier.quote(schema))"), logger: logger)
             try await connection.query(
@@ -96,6 +100,20 @@ public struct DatabaseMigrator: Sendable {
             )
             let result = try await body(connection)
             _ = try? await connection.query("SELECT pg_advisory_unlock(hashtext(\(lockKey)))", logger: logger)
+            return result
+        }
+    }
+
+    /// One connection for `body`, closed afterwards (which also releases a session's advisory lock on failure).
+    private func withConnection<T>(readOnly: Bool, _ body: (PostgresConnection) async throws -> T) async throws(MigrationError) -> T {
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(configuration: url.connectionConfiguration(readOnly: readOnly), id: 1, logger: logger)
+        } catch {
+            throw .database("cannot connect to \(url): \(PostgresErrorText.describe(error))")
+        }
+        do {
+            let result = try await body(connection)
             try? await connection.close()
             return result
         } catch {

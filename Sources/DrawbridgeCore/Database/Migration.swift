@@ -13,6 +13,9 @@ public struct Migration: Sendable, Equatable {
         self.sql = sql
     }
 
+    /// `0001_sessions`: how the CLI names a migration, in the files' own NNNN_name style.
+    public var numberedName: String { "\(String(format: "%04d", version))_\(name)" }
+
     /// SHA-256 of the file, recorded when applied, so an edited migration is noticed instead of silently skipped.
     public var checksum: String {
         SHA256.hash(data: Array(sql.utf8)).map { String(format: "%02x", $0) }.joined()

@@ -4,25 +4,38 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// Validates everything `serve` would, without serving, and reports the password formats in the platform table.
+/// Validates everything `serve` would (the same `StartupChecks`, read-only), without serving; reports the
+/// password formats in the platform table and warns about look-ups that have no index.
 struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Validate the config, reach both databases, check the directory mapping and census its password formats."
+        abstract: "Validate the config, reach both databases, check the directory mapping and census its password formats.",
+        discussion: """
+            Runs the same start-up checks as serve (directory mapping, platform-session query, migrations, \
+            keys.encryption_key against the stored signing keys) and changes nothing. Warns, without failing, when the \
+            platform table has no index on lower(column) for a directory.login_by column. Exit status 1 on any problem.
+            """
     )
 
     @OptionGroup var options: ConfigOptions
 
-    @Flag(help: "Print JSON.")
+    @Flag(help: "Print JSON (keys: ok, problems, warnings, pending_migrations, users, password_formats, unverifiable_users).")
     var json = false
 
     struct Report: Encodable {
         var ok: Bool
         var problems: [String]
+        /// Worth fixing, but `serve` would start: `ok` stays true.
+        var warnings: [String]
         var pendingMigrations: [String]
         var users: Int?
         var passwordFormats: [Format]
         var unverifiableUsers: Int?
+        /// For the text output only (not in CodingKeys): what `StartupChecks` found, the index check, and
+        /// whether the census was skipped because a lookup_query cannot list users.
+        var findings = StartupChecks.Findings()
+        var indexes: LookupIndexInspector.Report?
+        var censusSkipped = false
 
         struct Format: Encodable {
             var format: String
@@ -31,7 +44,7 @@ struct CheckCommand: AsyncParsableCommand {
         }
 
         enum CodingKeys: String, CodingKey {
-            case ok, problems, users
+            case ok, problems, warnings, users
             case pendingMigrations = "pending_migrations"
             case passwordFormats = "password_formats"
             case unverifiableUsers = "unverifiable_users"
@@ -41,16 +54,14 @@ struct CheckCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try await options.load()
         let logger = Logger.quiet("drawbridge.check")
-        let checks = StartupChecks(configuration: configuration, logger: logger)
-        var report = Report(ok: true, problems: [], pendingMigrations: [], passwordFormats: [])
+        var report = Report(ok: true, problems: [], warnings: [], pendingMigrations: [], passwordFormats: [])
 
-        report.problems += await DirectoryInspector(settings: configuration.directory, platformSession: configuration.platformSession, logger: logger).problems().map(\.description)
-        do {
-            report.pendingMigrations = try await checks.pendingMigrations(applyingFirst: false).map { "\(String(format: "%04d", $0.version))_\($0.name)" }
-        } catch {
-            report.problems.append("database.url: \(error)")
-        }
-        if report.problems.isEmpty {
+        let findings = await StartupChecks(configuration: configuration, logger: logger).inspect(applyMigrations: false)
+        report.findings = findings
+        report.problems = findings.problems
+        report.pendingMigrations = findings.pendingMigrations.map(\.numberedName)
+        if findings.directoryProblems.isEmpty {
+            await lookupIndexes(configuration: configuration, logger: logger, into: &report)
             await census(configuration: configuration, logger: logger, into: &report)
         }
         report.ok = report.problems.isEmpty
@@ -60,6 +71,17 @@ struct CheckCommand: AsyncParsableCommand {
             printText(report, configuration: configuration)
         }
         if !report.ok { throw ExitCode.failure }
+    }
+
+    /// A missing index is a warning: sign-in works, only slower as the table grows.
+    private func lookupIndexes(configuration: DrawbridgeConfiguration, logger: Logger, into report: inout Report) async {
+        do {
+            let indexes = try await LookupIndexInspector(settings: configuration.directory, logger: logger).inspect()
+            if case .checked(_, _, let missing) = indexes { report.warnings += missing.map(\.description) }
+            report.indexes = indexes
+        } catch {
+            report.warnings.append("directory: cannot read the table's indexes: \(PostgresErrorText.describe(error))")
+        }
     }
 
     private func census(configuration: DrawbridgeConfiguration, logger: Logger, into report: inout Report) async {
@@ -73,6 +95,7 @@ struct CheckCommand: AsyncParsableCommand {
             report.passwordFormats = census.entries.map { .init(format: $0.format, count: $0.count, verifiable: $0.verifiable) }
         } catch DirectoryError.listingUnavailable {
             // A lookup_query alone cannot list users; the report says so instead of failing.
+            report.censusSkipped = true
         } catch {
             report.problems.append("directory: cannot list users: \(PostgresErrorText.describe(error))")
         }
@@ -81,15 +104,26 @@ struct CheckCommand: AsyncParsableCommand {
     private func printText(_ report: Report, configuration: DrawbridgeConfiguration) {
         print("config     ok   \(options.path ?? "(environment only)")")
         for problem in report.problems { print("problem    ✗    \(problem)") }
-        if report.problems.isEmpty {
+        if report.findings.databaseProblems.isEmpty {
             print("database   ok   \(configuration.database.url) schema \(configuration.database.schema)")
+        }
+        if report.findings.directoryProblems.isEmpty {
             print("directory  ok   \(configuration.directory.url)")
         }
+        switch report.indexes {
+        case .checked(let table, let indexed, _) where !indexed.isEmpty:
+            print("indexes    ok   \(indexed.joined(separator: ", ")) on \(table)")
+        case .skippedForLookupQuery:
+            print("indexes         skipped: directory.lookup_query is your own SQL; check its plan with EXPLAIN")
+        default:
+            break
+        }
+        for warning in report.warnings { print("warning    !    \(warning)") }
         if !report.pendingMigrations.isEmpty {
             print("migrations      \(report.pendingMigrations.count) pending (\(report.pendingMigrations.joined(separator: ", "))): run `drawbridge migrate`")
         }
         guard let users = report.users else {
-            if report.problems.isEmpty {
+            if report.censusSkipped {
                 print("census          skipped: a lookup_query cannot list users (add directory.list_query to get one)")
             }
             return

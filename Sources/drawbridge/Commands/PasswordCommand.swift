@@ -13,26 +13,73 @@ struct PasswordCommand: AsyncParsableCommand {
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check a password (read from standard input) against a stored hash.",
-            discussion: "Prints the detected format and the result. Exit status: 0 match, 1 mismatch, 2 unrecognised or malformed hash."
+            discussion: """
+                Prints the detected format and the result. Exit status: 0 match, 1 mismatch, 2 unrecognised or malformed hash.
+
+                With --json, prints {"result": ..., "format": ..., "reason": ...} with the same exit status: result is \
+                match, mismatch, unrecognised or malformed; format is the format's identifier (bcrypt, \
+                django-pbkdf2-sha256, …; null when unrecognised); reason says what is wrong with an unrecognised or \
+                malformed hash (null otherwise).
+                """
         )
 
         @Argument(help: "The stored hash, exactly as the platform's table holds it (quote it for the shell).")
         var hash: String
 
+        @Flag(help: "Print JSON (keys: result, format, reason).")
+        var json = false
+
+        /// Every key is always present (null when it does not apply), so scripts can rely on the shape.
+        struct Output: Encodable {
+            var result: String
+            var format: PasswordHashFormat?
+            var reason: String?
+
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(result, forKey: .result)
+                try container.encode(format, forKey: .format)
+                try container.encode(reason, forKey: .reason)
+            }
+
+            enum CodingKeys: String, CodingKey {
+                case result, format, reason
+            }
+        }
+
         func run() async throws {
-            let password = StandardInput.readPassword()
-            switch PasswordHashVerifier().verify(password: password, against: hash) {
+            let verification = PasswordHashVerifier().verify(password: StandardInput.readPassword(), against: hash)
+            if json {
+                try CommandOutput.json(Self.output(verification))
+            } else {
+                printText(verification)
+            }
+            switch verification {
+            case .match: return
+            case .mismatch: throw ExitCode(1)
+            case .unrecognised, .malformed: throw ExitCode(2)
+            }
+        }
+
+        static func output(_ verification: PasswordVerification) -> Output {
+            switch verification {
+            case .match(let format): Output(result: "match", format: format)
+            case .mismatch(let format): Output(result: "mismatch", format: format)
+            case .unrecognised(let looksLike): Output(result: "unrecognised", reason: "looks like: \(looksLike)")
+            case .malformed(let format, let reason): Output(result: "malformed", format: format, reason: reason)
+            }
+        }
+
+        private func printText(_ verification: PasswordVerification) {
+            switch verification {
             case .match(let format):
                 print("format: \(format.displayName)\nresult: match")
             case .mismatch(let format):
                 print("format: \(format.displayName)\nresult: mismatch")
-                throw ExitCode(1)
             case .unrecognised(let looksLike):
                 CommandOutput.error("unrecognised hash format (looks like: \(looksLike)); see the README's list of supported formats")
-                throw ExitCode(2)
             case .malformed(let format, let reason):
                 CommandOutput.error("malformed \(format.displayName) hash: \(reason)")
-                throw ExitCode(2)
             }
         }
     }

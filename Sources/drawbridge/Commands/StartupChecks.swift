@@ -1,39 +1,71 @@
 import Foundation
 import DrawbridgeCore
 import Logging
+import PostgresNIO
 
-/// What must hold before serving: both databases answer, the directory mapping fits, the schema is current.
+/// What must hold before serving: both databases answer, the directory mapping fits, the key-encryption key
+/// opens the stored signing keys, the schema is current. `serve` refuses to start on any of it and `check`
+/// reports the same findings, so both run `inspect`; only `serve --migrate` writes anything.
 struct StartupChecks {
     let configuration: DrawbridgeConfiguration
     let logger: Logger
 
+    struct Findings {
+        /// The platform database and the directory mapping (and the platform-session query), one line each.
+        var directoryProblems: [String] = []
+        /// Drawbridge's own database, its migrations and the signing keys, one line each.
+        var databaseProblems: [String] = []
+        /// Left for `serve` to refuse (or `--migrate` to apply) and for `check` to list; empty when unknown.
+        var pendingMigrations: [Migration] = []
+
+        /// Each of these stops `serve`.
+        var problems: [String] { directoryProblems + databaseProblems }
+    }
+
     /// Problems as one-line messages; empty when the gateway may start.
     func run(applyMigrations: Bool) async -> [String] {
-        var problems = await DirectoryInspector(settings: configuration.directory, platformSession: configuration.platformSession, logger: logger).problems().map(\.description)
-        do {
-            let pending = try await pendingMigrations(applyingFirst: applyMigrations)
-            if !pending.isEmpty {
-                problems.append("database: \(pending.count) migration(s) pending; run `drawbridge migrate --config …` or start with --migrate")
-            }
-        } catch {
-            problems.append("database.url: \(error)")
-            return problems
+        let findings = await inspect(applyMigrations: applyMigrations)
+        var problems = findings.problems
+        if !findings.pendingMigrations.isEmpty {
+            problems.append("database: \(findings.pendingMigrations.count) migration(s) pending; run `drawbridge migrate --config …` or start with --migrate")
         }
-        problems += await signingKeyProblems()
         return problems
     }
 
-    /// The key-encryption key must be there, and must open the signing keys already stored.
-    func signingKeyProblems() async -> [String] {
+    /// Everything `serve` checks before it starts. Read-only unless `applyMigrations`.
+    func inspect(applyMigrations: Bool) async -> Findings {
+        var findings = Findings()
+        findings.directoryProblems = await DirectoryInspector(settings: configuration.directory, platformSession: configuration.platformSession, logger: logger)
+            .problems().map(\.description)
+        do {
+            findings.pendingMigrations = try await pendingMigrations(applyingFirst: applyMigrations)
+            findings.databaseProblems += await signingKeyProblems(readingStoredKeys: true)
+        } catch {
+            findings.databaseProblems.append("database.url: \(error)")
+            findings.databaseProblems += await signingKeyProblems(readingStoredKeys: false)
+        }
+        return findings
+    }
+
+    /// The key-encryption key must be set, and must open the signing keys already stored. Those are read
+    /// only when Drawbridge's database answered, and only once their table exists (before the first
+    /// migration there is nothing to open).
+    private func signingKeyProblems(readingStoredKeys: Bool) async -> [String] {
         let kek: KeyEncryptionKey
         do {
             kek = try configuration.keys.keyEncryptionKey()
         } catch {
             return [error.description]
         }
+        guard readingStoredKeys else { return [] }
         let configuration = self.configuration
         do {
-            try await DatabaseAccess.with(configuration.database.url) { client, logger in
+            try await DatabaseAccess.with(configuration.database.url, readOnly: true) { client, logger in
+                let table = SQLIdentifier.quote(configuration.database.schema) + ".signing_keys"
+                let rows = try await client.query("SELECT to_regclass(\(table)) IS NOT NULL", logger: logger)
+                var exists = false
+                for try await found in rows.decode(Bool.self) { exists = found }
+                guard exists else { return }
                 let keys = try await PostgresSigningKeyStore(client: client, schema: configuration.database.schema, logger: logger).all()
                 if !keys.isEmpty { _ = try await TokenSigner(keys: keys, kek: kek) }
             }
