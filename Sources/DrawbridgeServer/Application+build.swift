@@ -18,6 +18,12 @@ public func buildApplication(
         router: router,
         configuration: .init(address: .hostname(configuration.http.host, port: configuration.http.port), serverName: nil),
         services: services,
+        onServerRunning: { _ in
+            // Not before: the directory's connection pool is one of the services, running only from now on.
+            if let format = await dependencies.authenticator.adoptStandInFromTable() {
+                logger.info("unknown users are verified against a stand-in hash of the table's kind", metadata: ["format": "\(format.displayName)"])
+            }
+        },
         logger: logger
     )
 }

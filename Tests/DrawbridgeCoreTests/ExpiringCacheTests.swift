@@ -57,9 +57,9 @@ import Testing
     /// Under steady traffic a hot entry is reloaded behind the requests' backs: nobody waits for the routine
     /// reload, and the value is still never older than the lifetime.
     @Test func anEntryPastHalfItsLifeIsServedWhileOneBackgroundLoadRefreshesIt() async throws {
-        let cache = ExpiringCache<String, Int>(lifetime: .seconds(2))
+        let cache = ExpiringCache<String, Int>(lifetime: .seconds(5))
         cache.store(1, for: "hot")
-        try await Task.sleep(for: .milliseconds(1_100))
+        try await Task.sleep(for: .milliseconds(4_200))  // past four fifths of its life, not yet at its end
         let gate = Gate()
         let loads = LoadCounter()
         let heldLoad: @Sendable () async throws -> Int = { loads.add(); await gate.passage(); return 2 }
@@ -74,9 +74,9 @@ import Testing
 
     /// A value read from the source before a removal (another replica's sign-out) is not kept after it.
     @Test func aBackgroundLoadThatBeganBeforeARemovalDoesNotStoreItsValue() async throws {
-        let cache = ExpiringCache<String, Int>(lifetime: .seconds(2))
+        let cache = ExpiringCache<String, Int>(lifetime: .seconds(5))
         cache.store(1, for: "k")
-        try await Task.sleep(for: .milliseconds(1_100))
+        try await Task.sleep(for: .milliseconds(4_200))  // past four fifths of its life, not yet at its end
         let gate = Gate()
         let finished = LoadCounter()
         #expect(try await cache.value(for: "k") { await gate.passage(); finished.add(); return 2 } == 1)

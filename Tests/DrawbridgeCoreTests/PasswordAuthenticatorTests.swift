@@ -142,6 +142,19 @@ final class CountingDirectory: UserDirectory {
         try await pool.shutdown()
     }
 
+    /// At start-up `serve` copies a hash of the table's most common kind, so even the first unknown user after a
+    /// restart costs what a real user of that table costs (yescrypt here, not the start-up bcrypt).
+    @Test func theStandInIsOfTheTablesKindFromStartUp() async throws {
+        let verifier = RecordingVerifier()
+        let pool = HashingPool(settings: HashingSettings(threads: 1, queueLimit: 4))
+        let authenticator = try PasswordAuthenticator(directory: Self.yescryptDirectory, pool: pool, logger: Logger(label: "test"), verifier: verifier)
+        #expect(await authenticator.adoptStandInFromTable() == .yescrypt)
+        #expect(verifier.takeHashings() == [.yescrypt], "the adopted hash was verified once, on the pool")
+        #expect(try await authenticator.authenticate(typedName: "ghost", password: Self.password) == .failure(.unknownUser))
+        #expect(verifier.takeHashings() == [.yescrypt])
+        try await pool.shutdown()
+    }
+
     /// An operator whose table holds a hash Drawbridge cannot use learns which user it is and what the hash
     /// looks like, and never the hash itself: it may be a plain-text password.
     @Test func anUnusableHashIsLoggedByUserAndFormatNeverByValue() async throws {

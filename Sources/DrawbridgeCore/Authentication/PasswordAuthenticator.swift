@@ -60,6 +60,34 @@ public struct PasswordAuthenticator: Sendable {
         }
     }
 
+    /// Until a real hash has been verified the stand-in is the bcrypt hash made at start-up, whatever the table
+    /// holds: on an argon2 table, unknown users would answer faster than real ones until somebody signs in.
+    /// `serve` calls this at start-up: the most common format among the first `sampleSize` users becomes the
+    /// stand-in, once one of its hashes verified (as a mismatch) on the pool. With only a lookup query there is
+    /// no table to read, and the first real sign-in sets the stand-in.
+    /// - Returns: the format adopted, if any.
+    @discardableResult
+    public func adoptStandInFromTable(sampleSize: Int = 200) async -> PasswordHashFormat? {
+        guard let users = try? await directory.users(after: nil, limit: sampleSize) else { return nil }
+        let formats = PasswordHashVerifier()
+        var byFormat: [PasswordHashFormat: [String]] = [:]
+        for user in users {
+            guard let hash = user.passwordHash, !hash.isEmpty, let format = formats.identify(hash) else { continue }
+            byFormat[format, default: []].append(hash)
+        }
+        let probe = SecretToken().value
+        for (_, hashes) in byFormat.sorted(by: { $0.value.count > $1.value.count }) {
+            // A hash of a known format may still be malformed (cheap to reject): take the first one that really verifies.
+            for hash in hashes.prefix(3) {
+                if case .mismatch(let format) = try? await verify(probe, against: hash) {
+                    standIn.remember(hash)
+                    return format
+                }
+            }
+        }
+        return nil
+    }
+
     private func verify(_ password: String, against storedHash: String) async throws(HashingPoolError) -> PasswordVerification {
         let verifier = self.verifier
         return try await pool.run { verifier.verify(password: password, against: storedHash) }
@@ -84,8 +112,8 @@ public enum AuthenticationFailure: String, Sendable, Equatable {
 /// The hash verified in place of a missing one.
 ///
 /// It is the most recent real hash Drawbridge verified (its result is thrown away), so it has the
-/// same format and cost as the table's hashes even when they are slow argon2 or fast PBKDF2; until a
-/// real hash has been seen it is a bcrypt hash of cost 10 made at start-up.
+/// same format and cost as the table's hashes even when they are slow argon2 or fast PBKDF2. It starts as a
+/// bcrypt hash of cost 10, replaced at start-up by one of the table's own (`adoptStandInFromTable`).
 final class StandInHash: Sendable {
     private let hash: Mutex<String>
 
