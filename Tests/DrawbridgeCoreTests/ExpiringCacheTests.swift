@@ -4,12 +4,13 @@ import Testing
 
 @Suite struct ExpiringCacheTests {
     @Test func entriesExpireAndCanBeDropped() async throws {
-        let cache = ExpiringCache<String, Int>(lifetime: .milliseconds(200), capacity: 3)
+        let clock = ManualClock()
+        let cache = ExpiringCache<String, Int>(lifetime: .milliseconds(200), capacity: 3, now: clock.now)
         cache.store(1, for: "a")
         #expect(cache.value(for: "a") == 1)
-        cache.store(2, for: "b", notAfter: .now)
+        cache.store(2, for: "b", notAfter: clock.now())
         #expect(cache.value(for: "b") == nil, "a deadline earlier than the lifetime wins")
-        try await Task.sleep(for: .milliseconds(250))
+        clock.advance(by: .milliseconds(250))
         #expect(cache.value(for: "a") == nil)
         cache.store(1, for: "a")
         cache.remove("a")
@@ -55,14 +56,19 @@ import Testing
     }
 
     /// Under steady traffic a hot entry is reloaded behind the requests' backs: nobody waits for the routine
-    /// reload, and the value is still never older than the lifetime.
-    @Test func anEntryPastHalfItsLifeIsServedWhileOneBackgroundLoadRefreshesIt() async throws {
-        let cache = ExpiringCache<String, Int>(lifetime: .seconds(5))
+    /// reload, and the value is still never older than the lifetime. (Time is moved by hand: a test that slept
+    /// would depend on how late a busy machine wakes it.)
+    @Test func anEntryNearTheEndOfItsLifeIsServedWhileOneBackgroundLoadRefreshesIt() async throws {
+        let clock = ManualClock()
+        let cache = ExpiringCache<String, Int>(lifetime: .seconds(10), now: clock.now)
         cache.store(1, for: "hot")
-        try await Task.sleep(for: .milliseconds(4_200))  // past four fifths of its life, not yet at its end
         let gate = Gate()
         let loads = LoadCounter()
         let heldLoad: @Sendable () async throws -> Int = { loads.add(); await gate.passage(); return 2 }
+        clock.advance(by: .seconds(7))
+        #expect(try await cache.value(for: "hot", load: heldLoad) == 1, "not due yet")
+        #expect(loads.count == 0)
+        clock.advance(by: .seconds(2))  // 9 s of 10: due
         for _ in 0..<5 {
             // Had a read waited for the reload, it could only return once the gate opens, and with 2.
             #expect(try await cache.value(for: "hot", load: heldLoad) == 1, "the current value, at once")
@@ -70,13 +76,16 @@ import Testing
         gate.open()
         #expect(try await eventually { cache.value(for: "hot") == 2 }, "the background load stored its value")
         #expect(loads.count == 1, "five reads of a due entry started one reload")
+        clock.advance(by: .seconds(5))
+        #expect(cache.value(for: "hot") == 2, "the reloaded entry lives a lifetime from its reload")
     }
 
     /// A value read from the source before a removal (another replica's sign-out) is not kept after it.
     @Test func aBackgroundLoadThatBeganBeforeARemovalDoesNotStoreItsValue() async throws {
-        let cache = ExpiringCache<String, Int>(lifetime: .seconds(5))
+        let clock = ManualClock()
+        let cache = ExpiringCache<String, Int>(lifetime: .seconds(10), now: clock.now)
         cache.store(1, for: "k")
-        try await Task.sleep(for: .milliseconds(4_200))  // past four fifths of its life, not yet at its end
+        clock.advance(by: .seconds(9))
         let gate = Gate()
         let finished = LoadCounter()
         #expect(try await cache.value(for: "k") { await gate.passage(); finished.add(); return 2 } == 1)
@@ -86,6 +95,14 @@ import Testing
         try await Task.sleep(for: .milliseconds(50))
         #expect(cache.value(for: "k") == nil)
     }
+}
+
+/// A clock the test moves forward by hand.
+final class ManualClock: Sendable {
+    private let offset = Mutex(Duration.zero)
+    private let start = ContinuousClock.now
+    var now: @Sendable () -> ContinuousClock.Instant { { [self] in start + offset.withLock { $0 } } }
+    func advance(by duration: Duration) { offset.withLock { $0 += duration } }
 }
 
 /// Holds loads until the test lets them through (at most 10 s, so a broken test ends).

@@ -46,14 +46,18 @@ public final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sen
     public let lifetime: Duration
     public let capacity: Int
 
-    public init(lifetime: Duration, capacity: Int = 50_000) {
+    /// The time entries are judged by: the clock, except in tests that move it by hand.
+    private let now: @Sendable () -> ContinuousClock.Instant
+
+    public init(lifetime: Duration, capacity: Int = 50_000, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+        self.now = now
         self.lifetime = lifetime
         self.capacity = capacity
     }
 
     public func value(for key: Key) -> Value? {
         guard lifetime > .zero else { return nil }
-        let now = ContinuousClock.now
+        let now = self.now()
         return storage.withLock { storage in
             guard let entry = storage.entries[key] else { return nil }
             if entry.expires > now { return entry.value }
@@ -72,7 +76,7 @@ public final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sen
     public func store(_ value: Value, for key: Key, notAfter deadline: ContinuousClock.Instant? = nil, jitter: Bool = false,
                       loadedSince generation: Generation? = nil) {
         guard lifetime > .zero else { return }
-        let now = ContinuousClock.now
+        let now = self.now()
         var expires = now + lifetime
         if jitter { expires -= lifetime * Double.random(in: 0..<0.2) }
         if let deadline, deadline < expires { expires = deadline }
@@ -119,7 +123,7 @@ public final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sen
     /// shared load refreshes it in the background; if that load fails, the entry simply runs out.
     public func value(for key: Key, notAfter: (@Sendable (Value) -> ContinuousClock.Instant?)? = nil,
                       load: @escaping @Sendable () async throws -> Value) async throws -> Value {
-        let now = ContinuousClock.now
+        let now = self.now()
         let cached: (value: Value, due: Bool)? = storage.withLock { storage in
             guard let entry = storage.entries[key] else { return nil }
             if entry.expires > now { return (entry.value, entry.refreshAfter <= now) }
