@@ -348,6 +348,8 @@ import Testing
             let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             #expect(log.contains("drawbridge listening"))
             #expect(log.contains("signed in"))
+            // The fixture's table has no lower(login) index: serve says so as check does, and starts anyway.
+            #expect(log.contains("CREATE INDEX CONCURRENTLY ON public.accounts (lower(login));"))
             #expect(!log.contains("\"level\":\"error\""), "\(log)")
             let lines = log.split(separator: "\n")
             #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) is [String: Any] }, "every line is a JSON object")
