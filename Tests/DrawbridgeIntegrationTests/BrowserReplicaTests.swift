@@ -24,31 +24,27 @@ import Testing
                 + "\ncache: { lifetime: 30s }"
         }
         #expect(try CommandRunner.run(["migrate", "--config", config]).status == 0)
-        let (portA, portB) = (try CommandRunner.freePort(), try CommandRunner.freePort())
-        let logA = Pipe(), logB = Pipe()
-        let replicaA = try await CommandRunner.startServe(config: config, port: portA, log: logA, environment: ["DRAWBRIDGE_HTTP_PORT": "\(portA)"])
-        defer { replicaA.terminate() }
-        let replicaB = try await CommandRunner.startServe(config: config, port: portB, log: logB, environment: ["DRAWBRIDGE_HTTP_PORT": "\(portB)"])
-        defer { replicaB.terminate() }
-        let probe = try PublicURL(parsing: "http://127.0.0.1")
-        for port in [portA, portB] { try await ReplicaTests.waitUntilListening(Browser(port: port, publicURL: probe)) }
+        try await ReplicaTests.withTwoReplicas(config: config) { portA, portB in
+            let probe = try PublicURL(parsing: "http://127.0.0.1")
+            for port in [portA, portB] { try await ReplicaTests.waitUntilListening(Browser(port: port, publicURL: probe)) }
 
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("replica-e2e-\(UUID().uuidString)").path
-        let arguments = ["--drawbridge-port", "\(portA)", "--second-drawbridge-port", "\(portB)", "--nginx-port", "\(nginxPort)",
-                         "--username", "alice", "--password", PlatformFixture.password, "--expect-email", "alice@example.com",
-                         "--work-dir", work]
-        let started = ContinuousClock.now
-        let result = try await BrowserSSOTests.run(arguments, logDirectory: work, driver: Self.driver)
-        let took = ContinuousClock.now - started
-        let output = "driver exit status \(result.status); work directory \(work)\n\(result.stdout)\n\(result.stderr)"
-        #expect(result.status == 0 && result.stdout.contains("\npassed: "), Comment(rawValue: output))
-        if result.status == 0 {
-            #expect(result.stdout.contains("ok: R4. a load that replica B answered was refused"), "the flow ran to its end")
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("replica-e2e-\(UUID().uuidString)").path
+            let arguments = ["--drawbridge-port", "\(portA)", "--second-drawbridge-port", "\(portB)", "--nginx-port", "\(nginxPort)",
+                             "--username", "alice", "--password", PlatformFixture.password, "--expect-email", "alice@example.com",
+                             "--work-dir", work]
+            let started = ContinuousClock.now
+            let result = try await BrowserSSOTests.run(arguments, logDirectory: work, driver: Self.driver)
+            let took = ContinuousClock.now - started
+            let output = "driver exit status \(result.status); work directory \(work)\n\(result.stdout)\n\(result.stderr)"
+            #expect(result.status == 0 && result.stdout.contains("\npassed: "), Comment(rawValue: output))
+            if result.status == 0 {
+                #expect(result.stdout.contains("ok: R4. a load that replica B answered was refused"), "the flow ran to its end")
+            }
+            for line in result.stdout.split(separator: "\n") where line.hasPrefix("passed: ") || line.hasPrefix("measured: ") {
+                print("BrowserReplicaTests: \(line)")
+            }
+            print("BrowserReplicaTests: driver ran \(took)")
+            if result.status == 0 { try? FileManager.default.removeItem(atPath: work) }
         }
-        for line in result.stdout.split(separator: "\n") where line.hasPrefix("passed: ") || line.hasPrefix("measured: ") {
-            print("BrowserReplicaTests: \(line)")
-        }
-        print("BrowserReplicaTests: driver ran \(took)")
-        if result.status == 0 { try? FileManager.default.removeItem(atPath: work) }
     }
 }

@@ -41,47 +41,55 @@ import Testing
             let added = try CommandRunner.run(["clients", "add", "--config", config, "--name", "Chat", "--client-id", "replica-chat",
                                                "--redirect-uri", Self.redirect, "--trusted", "--json"])
             let secret = try #require((try JSONSerialization.jsonObject(with: Data(added.stdout.utf8)) as? [String: String])?["client_secret"], "\(added.stderr)")
-            let (portA, portB) = (try CommandRunner.freePort(), try CommandRunner.freePort())
-            let logA = Pipe(), logB = Pipe()
-            let replicaA = try await CommandRunner.startServe(config: config, port: portA, log: logA, environment: ["DRAWBRIDGE_HTTP_PORT": "\(portA)"])
-            defer { replicaA.terminate() }
-            let replicaB = try await CommandRunner.startServe(config: config, port: portB, log: logB, environment: ["DRAWBRIDGE_HTTP_PORT": "\(portB)"])
-            defer { replicaB.terminate() }
-            let publicURL = try PublicURL(parsing: "https://sso.example.com")
-            let onA = Browser(port: portA, publicURL: publicURL), onB = Browser(port: portB, publicURL: publicURL)
-            if setup.listens {
-                for replica in [onA, onB] { try await Self.waitUntilListening(replica) }
+            try await ReplicaTests.withTwoReplicas(config: config) { portA, portB in
+                let publicURL = try PublicURL(parsing: "https://sso.example.com")
+                let onA = Browser(port: portA, publicURL: publicURL), onB = Browser(port: portB, publicURL: publicURL)
+                if setup.listens {
+                    for replica in [onA, onB] { try await Self.waitUntilListening(replica) }
+                }
+
+                // Signed in on A; B knows the session (the same cookie, as the browser would send it to either).
+                #expect(try await onA.signIn(username: "alice", password: PlatformFixture.password).status == 303)
+                onB.setCookie("drawbridge_session", try #require(onA.sessionToken))
+                #expect(try await onB.get("/auth/verify").header("Remote-User") == "alice")
+
+                // A token issued through A works on B, until A revokes it (RFC 7009).
+                let authorize = try await onA.get("/oauth/authorize?response_type=code&client_id=replica-chat&redirect_uri=\(RedirectURIBuilder.percentEncode(Self.redirect))&state=s")
+                let code = try #require(authorize.location.flatMap { URLComponents(string: $0)?.queryItems?.first { $0.name == "code" }?.value })
+                let tokens = try await onB.post("/oauth/token", form: [
+                    "grant_type": "authorization_code", "code": code, "redirect_uri": Self.redirect, "client_id": "replica-chat", "client_secret": secret,
+                ])
+                let access = try #require(OAuthTestSupport.json(tokens)["access_token"] as? String, "\(tokens.body)")
+                let bearer = [("Authorization", "Bearer \(access)")]
+                #expect(try await onB.get("/api/v4/user", headers: bearer).status == 200, "B has the token cached now")
+                let revoked = try await onA.post("/oauth/revoke", form: ["token": access, "client_id": "replica-chat", "client_secret": secret])
+                #expect(revoked.status == 200)
+                let tokenRefusedAfter = try await Self.secondsUntil { try await onB.get("/api/v4/user", headers: bearer).status == 401 }
+                #expect(tokenRefusedAfter < setup.bound, "B refused the revoked token after \(tokenRefusedAfter) s")
+
+                // Signing out on A ends the session on B too.
+                #expect(try await onB.get("/auth/verify").status == 200, "B has the session cached now")
+                let page = try await onA.get("/logout")
+                let out = try await onA.post("/logout", form: ["csrf": try #require(page.hiddenField("csrf"))])
+                #expect(out.status == 303)
+                let sessionRefusedAfter = try await Self.secondsUntil { try await onB.get("/auth/verify").status == 401 }
+                #expect(sessionRefusedAfter < setup.bound, "B refused the ended session after \(sessionRefusedAfter) s")
+                // Measured figures, for the record (README's replica section quotes them).
+                print("ReplicaTests[\(setup.rawValue)]: token refused by B after \(tokenRefusedAfter) s, session after \(sessionRefusedAfter) s")
             }
-
-            // Signed in on A; B knows the session (the same cookie, as the browser would send it to either).
-            #expect(try await onA.signIn(username: "alice", password: PlatformFixture.password).status == 303)
-            onB.setCookie("drawbridge_session", try #require(onA.sessionToken))
-            #expect(try await onB.get("/auth/verify").header("Remote-User") == "alice")
-
-            // A token issued through A works on B, until A revokes it (RFC 7009).
-            let authorize = try await onA.get("/oauth/authorize?response_type=code&client_id=replica-chat&redirect_uri=\(RedirectURIBuilder.percentEncode(Self.redirect))&state=s")
-            let code = try #require(authorize.location.flatMap { URLComponents(string: $0)?.queryItems?.first { $0.name == "code" }?.value })
-            let tokens = try await onB.post("/oauth/token", form: [
-                "grant_type": "authorization_code", "code": code, "redirect_uri": Self.redirect, "client_id": "replica-chat", "client_secret": secret,
-            ])
-            let access = try #require(OAuthTestSupport.json(tokens)["access_token"] as? String, "\(tokens.body)")
-            let bearer = [("Authorization", "Bearer \(access)")]
-            #expect(try await onB.get("/api/v4/user", headers: bearer).status == 200, "B has the token cached now")
-            let revoked = try await onA.post("/oauth/revoke", form: ["token": access, "client_id": "replica-chat", "client_secret": secret])
-            #expect(revoked.status == 200)
-            let tokenRefusedAfter = try await Self.secondsUntil { try await onB.get("/api/v4/user", headers: bearer).status == 401 }
-            #expect(tokenRefusedAfter < setup.bound, "B refused the revoked token after \(tokenRefusedAfter) s")
-
-            // Signing out on A ends the session on B too.
-            #expect(try await onB.get("/auth/verify").status == 200, "B has the session cached now")
-            let page = try await onA.get("/logout")
-            let out = try await onA.post("/logout", form: ["csrf": try #require(page.hiddenField("csrf"))])
-            #expect(out.status == 303)
-            let sessionRefusedAfter = try await Self.secondsUntil { try await onB.get("/auth/verify").status == 401 }
-            #expect(sessionRefusedAfter < setup.bound, "B refused the ended session after \(sessionRefusedAfter) s")
-            // Measured figures, for the record (README's replica section quotes them).
-            print("ReplicaTests[\(setup.rawValue)]: token refused by B after \(tokenRefusedAfter) s, session after \(sessionRefusedAfter) s")
         }
+    }
+
+    /// Two `drawbridge serve` processes on one config (DRAWBRIDGE_HTTP_PORT tells them apart), both stopped
+    /// when `body` returns or throws.
+    static func withTwoReplicas(config: String, _ body: (_ portA: Int, _ portB: Int) async throws -> Void) async throws {
+        let (portA, portB) = (try CommandRunner.freePort(), try CommandRunner.freePort())
+        let logA = Pipe(), logB = Pipe()
+        let replicaA = try await CommandRunner.startServe(config: config, port: portA, log: logA, environment: ["DRAWBRIDGE_HTTP_PORT": "\(portA)"])
+        defer { replicaA.terminate() }
+        let replicaB = try await CommandRunner.startServe(config: config, port: portB, log: logB, environment: ["DRAWBRIDGE_HTTP_PORT": "\(portB)"])
+        defer { replicaB.terminate() }
+        try await body(portA, portB)
     }
 
     /// Until the replica's NOTIFY listener is in place (its /metrics gauge), so the timing measures notices.

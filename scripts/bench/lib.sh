@@ -96,6 +96,7 @@ latency_pct() { awk -v p="$1" '$1 == p { print $2 }' "$2"; }
 bench_binary() {
     if [[ -n "${DRAWBRIDGE_BENCH_BIN:-}" ]]; then
         BIN="$DRAWBRIDGE_BENCH_BIN"
+        step "Using drawbridge binary $BIN (DRAWBRIDGE_BENCH_BIN)"
     else
         step "Building drawbridge (release, --scratch-path .build-release)"
         (cd "$ROOT" && swift build -c release --product drawbridge --scratch-path .build-release) || die "release build failed"
@@ -107,10 +108,13 @@ bench_binary() {
     drawbridge() { env "${ENV_CLEAN[@]}" "$BIN" "$@"; }
 }
 
-# bench_postgres: a throwaway PostgreSQL in $OUT/pg with pg_stat_statements preloaded, roles drawbridge and
-# platform_ro (read-only), databases drawbridge and platform_bench; sets PG_DIR, PG_PORT, PG_VERSION and
-# defines `sql DB` (SQL on stdin) and `sqlv DB SQL` (one value).
+# bench_postgres [--no-statement-stats]: a throwaway PostgreSQL in $OUT/pg with pg_stat_statements preloaded
+# (unless told not to: the login benchmark counts no statements), roles drawbridge and platform_ro (read-only),
+# databases drawbridge and platform_bench; sets PG_DIR, PG_PORT, PG_VERSION and defines `sql DB` (SQL on
+# stdin) and `sqlv DB SQL` (one value).
 bench_postgres() {
+    local stats=1
+    [[ "${1:-}" == --no-statement-stats ]] && stats=0
     step "Starting throwaway PostgreSQL"
     PG_DIR="$OUT/pg"
     mkdir "$PG_DIR"
@@ -118,15 +122,17 @@ bench_postgres() {
     PG_PORT="$(cat "$PG_DIR/port")"
     sql() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "$1"; }
     sqlv() { psql -X -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "$1" -c "$2"; }
-    step "Enabling pg_stat_statements (ALTER SYSTEM + restart; pg_ctl keeps the start options)"
-    sqlv postgres "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
-    PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
-    if ((EUID == 0)); then
-        (cd "$PG_DIR" && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 restart >/dev/null)
-    else
-        (cd "$PG_DIR" && "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 restart >/dev/null)
+    if ((stats)); then
+        step "Enabling pg_stat_statements (ALTER SYSTEM + restart; pg_ctl keeps the start options)"
+        sqlv postgres "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
+        PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+        if ((EUID == 0)); then
+            (cd "$PG_DIR" && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 restart >/dev/null)
+        else
+            (cd "$PG_DIR" && "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 restart >/dev/null)
+        fi
+        [[ "$(sqlv postgres 'SHOW shared_preload_libraries')" == *pg_stat_statements* ]] || die "pg_stat_statements not preloaded"
     fi
-    [[ "$(sqlv postgres 'SHOW shared_preload_libraries')" == *pg_stat_statements* ]] || die "pg_stat_statements not preloaded"
     PG_VERSION="$(sqlv postgres 'SHOW server_version')"
     step "PostgreSQL $PG_VERSION on 127.0.0.1:$PG_PORT"
 
@@ -139,8 +145,10 @@ CREATE DATABASE platform_bench;
 REVOKE ALL ON DATABASE platform_bench FROM PUBLIC;
 GRANT CONNECT ON DATABASE platform_bench TO platform_ro;
 EOF
-    sqlv drawbridge 'CREATE EXTENSION pg_stat_statements' >/dev/null
-    sqlv platform_bench 'CREATE EXTENSION pg_stat_statements' >/dev/null
+    if ((stats)); then
+        sqlv drawbridge 'CREATE EXTENSION pg_stat_statements' >/dev/null
+        sqlv platform_bench 'CREATE EXTENSION pg_stat_statements' >/dev/null
+    fi
 }
 
 # bench_accounts USERS PASSWORD: platform_bench.public.accounts with USERS users sharing one bcrypt cost-4

@@ -137,51 +137,10 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 
-# --- binary ----------------------------------------------------------------------
+# --- binary, PostgreSQL and the platform table ---------------------------------------
 
-if [[ -n "${DRAWBRIDGE_BENCH_BIN:-}" ]]; then
-    BIN="$DRAWBRIDGE_BENCH_BIN"
-    step "Using drawbridge binary $BIN (DRAWBRIDGE_BENCH_BIN)"
-else
-    step "Building drawbridge (release, --scratch-path .build-release)"
-    (cd "$ROOT" && swift build -c release --product drawbridge --scratch-path .build-release) \
-        || die "swift build -c release --product drawbridge --scratch-path .build-release failed"
-    BIN="$(cd "$ROOT" && swift build -c release --scratch-path .build-release --show-bin-path)/drawbridge" \
-        || die "swift build --show-bin-path failed"
-fi
-[[ -x "$BIN" ]] || die "drawbridge binary not found at $BIN"
-
-# Run drawbridge without any DRAWBRIDGE_* variable from the caller's environment:
-# they would override the benchmark's config file (and warn when unknown).
-ENV_CLEAN=()
-while IFS= read -r name; do
-    ENV_CLEAN+=(-u "$name")
-done < <(compgen -e | grep '^DRAWBRIDGE_' || true)
-drawbridge() { env "${ENV_CLEAN[@]}" "$BIN" "$@"; }
-
-# --- PostgreSQL and the platform table ------------------------------------------------
-
-step "Starting throwaway PostgreSQL"
-PG_DIR="$OUT/pg"
-mkdir "$PG_DIR"
-bash "$ROOT/scripts/test-postgres.sh" start "$PG_DIR" >"$OUT/postgres.url"
-PG_PORT="$(cat "$PG_DIR/port")"
-PG_VERSION="$(psql -X -At -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c 'SHOW server_version')"
-step "PostgreSQL $PG_VERSION on 127.0.0.1:$PG_PORT"
-
-sql() { # DB: run SQL from stdin as the superuser
-    psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "$1"
-}
-
-sql postgres <<'EOF'
-CREATE ROLE drawbridge LOGIN;
-CREATE ROLE platform_ro LOGIN;
-ALTER ROLE platform_ro SET default_transaction_read_only = on;
-CREATE DATABASE drawbridge OWNER drawbridge;
-CREATE DATABASE platform_bench;
-REVOKE ALL ON DATABASE platform_bench FROM PUBLIC;
-GRANT CONNECT ON DATABASE platform_bench TO platform_ro;
-EOF
+bench_binary
+bench_postgres --no-statement-stats
 
 step "Hashing $POOL passwords (drawbridge password hash --format bcrypt --cost $COST, $CORES at a time)"
 export BENCH_HASH_BIN="$BIN" BENCH_HASH_COST="$COST" BENCH_PASSWORD_PREFIX="$PASSWORD_PREFIX"

@@ -69,10 +69,10 @@ public struct PasswordAuthenticator: Sendable {
     @discardableResult
     public func adoptStandInFromTable(sampleSize: Int = 200) async -> PasswordHashFormat? {
         guard let users = try? await directory.users(after: nil, limit: sampleSize) else { return nil }
-        let formats = PasswordHashVerifier()
+        let identifier = PasswordHashVerifier()
         var byFormat: [PasswordHashFormat: [String]] = [:]
         for user in users {
-            guard let hash = user.passwordHash, !hash.isEmpty, let format = formats.identify(hash) else { continue }
+            guard let hash = user.passwordHash, !hash.isEmpty, let format = identifier.identify(hash) else { continue }
             byFormat[format, default: []].append(hash)
         }
         let probe = SecretToken().value

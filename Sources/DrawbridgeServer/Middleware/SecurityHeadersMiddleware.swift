@@ -10,10 +10,6 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     /// The policy of every response whose controller names no extra form target (nearly all): built once.
     let defaultContentSecurityPolicy: String
 
-    /// A controller whose form may redirect elsewhere (the authorize endpoint, to the client's redirect_uri)
-    /// names that origin in this header; the middleware moves it into `form-action` and drops the header.
-    static var extraFormTarget: HTTPField.Name { .drawbridgeFormTarget }
-
     init(publicURL: PublicURL, cookieDomain: String?) {
         // Chrome applies form-action to the redirect that follows a POST, so the sign-in form must be
         // allowed to lead to the sites `rd` may name (see RedirectPolicy: any port), and nowhere else.
@@ -53,8 +49,8 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
-        let extra = response.headers[Self.extraFormTarget]
-        response.headers[Self.extraFormTarget] = nil
+        let extra = response.headers[.drawbridgeFormTarget]
+        response.headers[.drawbridgeFormTarget] = nil
         response.headers[.contentSecurityPolicy] = contentSecurityPolicy(extraFormTarget: extra)
         response.headers[.xFrameOptions] = "DENY"
         response.headers[.xContentTypeOptions] = "nosniff"

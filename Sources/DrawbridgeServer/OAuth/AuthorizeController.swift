@@ -132,7 +132,7 @@ struct AuthorizeController: Sendable {
     /// CSP form-action must allow, or Chrome blocks it.
     static func allowFormRedirect(to redirectURI: String, in response: inout Response) {
         if let target = SecurityHeadersMiddleware<AppRequestContext>.formTarget(forRedirectURI: redirectURI) {
-            response.headers[SecurityHeadersMiddleware<AppRequestContext>.extraFormTarget] = target
+            response.headers[.drawbridgeFormTarget] = target
         }
     }
 

@@ -16,6 +16,8 @@ extension HTTPField.Name {
     static let strictTransportSecurity = Self("Strict-Transport-Security")!
     static let permissionsPolicy = Self("Permissions-Policy")!
     static let pragma = Self("Pragma")!
-    /// Internal: see `SecurityHeadersMiddleware.extraFormTarget`; never leaves Drawbridge.
+    /// A controller whose form may redirect elsewhere (the authorize endpoint, to the client's redirect_uri)
+    /// names that origin in this header; `SecurityHeadersMiddleware` moves it into `form-action` and drops it,
+    /// so it never leaves Drawbridge.
     static let drawbridgeFormTarget = Self("X-Drawbridge-Form-Target")!
 }

@@ -34,7 +34,6 @@ struct CheckCommand: AsyncParsableCommand {
         /// For the text output only (not in CodingKeys): what `StartupChecks` found, the index check, and
         /// whether the census was skipped because a lookup_query cannot list users.
         var findings = StartupChecks.Findings()
-        var indexes: LookupIndexInspector.Report?
         var censusSkipped = false
 
         struct Format: Encodable {
@@ -60,8 +59,8 @@ struct CheckCommand: AsyncParsableCommand {
         report.findings = findings
         report.problems = findings.problems
         report.pendingMigrations = findings.pendingMigrations.map(\.numberedName)
+        report.warnings = findings.warnings
         if findings.directoryProblems.isEmpty {
-            await lookupIndexes(configuration: configuration, logger: logger, into: &report)
             await census(configuration: configuration, logger: logger, into: &report)
         }
         report.ok = report.problems.isEmpty
@@ -71,17 +70,6 @@ struct CheckCommand: AsyncParsableCommand {
             printText(report, configuration: configuration)
         }
         if !report.ok { throw ExitCode.failure }
-    }
-
-    /// A missing index is a warning: sign-in works, only slower as the table grows.
-    private func lookupIndexes(configuration: DrawbridgeConfiguration, logger: Logger, into report: inout Report) async {
-        do {
-            let indexes = try await LookupIndexInspector(settings: configuration.directory, logger: logger).inspect()
-            if case .checked(_, _, let missing) = indexes { report.warnings += missing.map(\.description) }
-            report.indexes = indexes
-        } catch {
-            report.warnings.append("directory: cannot read the table's indexes: \(PostgresErrorText.describe(error))")
-        }
     }
 
     private func census(configuration: DrawbridgeConfiguration, logger: Logger, into report: inout Report) async {
@@ -110,7 +98,7 @@ struct CheckCommand: AsyncParsableCommand {
         if report.findings.directoryProblems.isEmpty {
             print("directory  ok   \(configuration.directory.url)")
         }
-        switch report.indexes {
+        switch report.findings.indexes {
         case .checked(let table, let indexed, _) where !indexed.isEmpty:
             print("indexes    ok   \(indexed.joined(separator: ", ")) on \(table)")
         case .skippedForLookupQuery:

@@ -27,10 +27,6 @@ struct ServeCommand: AsyncParsableCommand {
             for problem in problems { CommandOutput.error(problem) }
             throw ExitCode(2)
         }
-        // Sign-in works without these indexes, only slower as the table grows: said in the log, never a reason to refuse.
-        if case .checked(_, _, let missing)? = try? await LookupIndexInspector(settings: configuration.directory, logger: logger).inspect() {
-            for index in missing { logger.warning("\(index.description)") }
-        }
         let (dependencies, services): (AppDependencies, [any Service])
         do {
             (dependencies, services) = try AppDependencies.live(configuration: configuration, logger: logger)

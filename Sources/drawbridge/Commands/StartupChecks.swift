@@ -17,6 +17,10 @@ struct StartupChecks {
         var databaseProblems: [String] = []
         /// Left for `serve` to refuse (or `--migrate` to apply) and for `check` to list; empty when unknown.
         var pendingMigrations: [Migration] = []
+        /// The sign-in look-up's indexes, when the directory mapping is sound (nil otherwise).
+        var indexes: LookupIndexInspector.Report?
+        /// Worth fixing but no reason to refuse: `check` lists them, `serve` logs them and starts.
+        var warnings: [String] = []
 
         /// Each of these stops `serve`.
         var problems: [String] { directoryProblems + databaseProblems }
@@ -25,6 +29,7 @@ struct StartupChecks {
     /// Problems as one-line messages; empty when the gateway may start.
     func run(applyMigrations: Bool) async -> [String] {
         let findings = await inspect(applyMigrations: applyMigrations)
+        for warning in findings.warnings { logger.warning("\(warning)") }
         var problems = findings.problems
         if !findings.pendingMigrations.isEmpty {
             problems.append("database: \(findings.pendingMigrations.count) migration(s) pending; run `drawbridge migrate --config …` or start with --migrate")
@@ -37,6 +42,16 @@ struct StartupChecks {
         var findings = Findings()
         findings.directoryProblems = await DirectoryInspector(settings: configuration.directory, platformSession: configuration.platformSession, logger: logger)
             .problems().map(\.description)
+        if findings.directoryProblems.isEmpty {
+            // A missing index is a warning: sign-in works, only slower as the table grows.
+            do {
+                let indexes = try await LookupIndexInspector(settings: configuration.directory, logger: logger).inspect()
+                if case .checked(_, _, let missing) = indexes { findings.warnings += missing.map(\.description) }
+                findings.indexes = indexes
+            } catch {
+                findings.warnings.append("directory: cannot read the table's indexes: \(PostgresErrorText.describe(error))")
+            }
+        }
         do {
             findings.pendingMigrations = try await pendingMigrations(applyingFirst: applyMigrations)
             findings.databaseProblems += await signingKeyProblems(readingStoredKeys: true)
