@@ -76,7 +76,8 @@ import Testing
         #expect(table.stdout.contains("mattermost, missing (1):\n  gina (id "), "\(table.stdout)")
         #expect(table.stdout.contains("email 'erin@example.com' in chat, 'erin.new@example.com' on the platform; `provision sync` updates it"), "\(table.stdout)")
         #expect(table.stdout.contains("(reaches chat at the user's next sign-in)"), "\(table.stdout)")
-        #expect(table.stdout.contains("run `drawbridge provision sync` to repair"), "\(table.stdout)")
+        #expect(table.stdout.contains("each finding says what repairs it"), "\(table.stdout)")
+        #expect(table.stdout.contains("active on the platform, deactivated in chat; `provision user legacy` reactivates it"), "\(table.stdout)")
         let after = try await chat.users()
         #expect(after.count == before.count)
         #expect(Set(after.map { "\($0["username"] ?? "")/\($0["email"] ?? "")/\($0["delete_at"] ?? "")" })
@@ -91,6 +92,12 @@ import Testing
         let down = try CommandRunner.run(["provision", "drift", "--config", config])
         #expect(down.status == 2, "\(down.stdout)\(down.stderr)")
         #expect(down.stderr.contains("chat server unavailable"), "\(down.stderr)")
+
+        // What the finding says repairs it does: the account deleted in chat is active again.
+        try await chat.control("up")
+        let repaired = try CommandRunner.run(["provision", "user", "legacy", "--connector", "mattermost", "--config", config])
+        #expect(repaired.status == 0, "\(repaired.stderr)")
+        #expect(try await chat.user(named: "legacy")?["delete_at"] as? Int == 0)
     }
 
     @Test func rocketChatDriftListsEveryPage() async throws {

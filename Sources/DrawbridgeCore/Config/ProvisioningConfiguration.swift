@@ -52,9 +52,9 @@ public struct ProvisioningConfiguration: Sendable {
 
     /// The keys of each connector type (besides `type`).
     static let keysByType: [String: Set<String>] = [
-        "mattermost": ["url", "token", "auth_service", "link_existing", "teams", "channels", "timeout", "public_url", "launch_team"],
-        "rocketchat": ["url", "token", "user_id", "roles", "timeout", "public_url"],
-        "synapse": ["url", "token", "server_name", "idp_id", "timeout", "public_url", "client_url"],
+        "mattermost": ["url", "token", "auth_service", "link_existing", "teams", "channels", "timeout", "public_url", "launch_team", "oauth_client"],
+        "rocketchat": ["url", "token", "user_id", "roles", "timeout", "public_url", "oauth_client"],
+        "synapse": ["url", "token", "server_name", "idp_id", "timeout", "public_url", "client_url", "oauth_client"],
         "webhook": ["url", "secret", "timeout"],
     ]
     /// Keys any connector may have, for the unknown-key check; the parser then checks them against the type.
@@ -112,12 +112,14 @@ extension ConfigurationParser {
             guard let token = required("token", "an admin's personal access token"), let userID = required("user_id", "the admin's user id (X-User-Id)") else { return nil }
             var settings = RocketChatConnector.Settings(url: url, token: token, userID: userID, roles: values.strings("\(prefix).roles") ?? ["user"], timeout: timeout)
             settings.publicURL = browserURL("public_url")
+            settings.oauthClientID = values.string("\(prefix).oauth_client")
             return .rocketchat(name: name, settings)
         case "synapse":
             guard let token = required("token", "an admin's access token"), let serverName = required("server_name", "the homeserver's server_name") else { return nil }
             var settings = SynapseConnector.Settings(url: url, token: token, serverName: serverName, idpID: values.string("\(prefix).idp_id") ?? "drawbridge", timeout: timeout)
             settings.publicURL = browserURL("public_url")
             settings.clientURL = browserURL("client_url")
+            settings.oauthClientID = values.string("\(prefix).oauth_client")
             return .synapse(name: name, settings)
         case "webhook":
             guard let secret = required("secret", "the HMAC signing secret") else { return nil }
@@ -138,6 +140,7 @@ extension ConfigurationParser {
             )
             settings.publicURL = browserURL("public_url")
             settings.launchTeam = values.string("\(prefix).launch_team")
+            settings.oauthClientID = values.string("\(prefix).oauth_client")
             return .mattermost(name: name, settings)
         }
     }

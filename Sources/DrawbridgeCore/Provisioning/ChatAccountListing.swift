@@ -26,6 +26,9 @@ public protocol ChatAccountListing: ChatConnector {
     /// The name as this connector writes it for `user`, to compare with `ListedChatAccount.name`.
     func expectedName(of user: ChatUser) -> String
 
+    /// The username this connector gives `user` (the shared rule's, unless the server reserves it).
+    func expectedUsername(of user: ChatUser) -> String
+
     /// Profile fields that reach the chat server only at the user's next SSO sign-in (so a mismatch there is
     /// expected until then, and said so in the report).
     var fieldsAppliedAtSignIn: Set<ProfileField> { get }
@@ -33,6 +36,7 @@ public protocol ChatAccountListing: ChatConnector {
 
 extension ChatAccountListing {
     public func expectedName(of user: ChatUser) -> String { user.name }
+    public func expectedUsername(of user: ChatUser) -> String { user.username }
     public var fieldsAppliedAtSignIn: Set<ProfileField> { [] }
 }
 

@@ -34,8 +34,10 @@ public struct ChatAccount: Sendable, Equatable {
     public var email: String?
     public var name: String?
     public var active: Bool
+    /// Deactivated by an admin's `drawbridge deprovision`: sign-ins and sync leave it so until `provision user`.
+    public var held: Bool
 
-    public init(connector: String, platformUserID: String, chatUserID: String, username: String, email: String?, name: String?, active: Bool) {
+    public init(connector: String, platformUserID: String, chatUserID: String, username: String, email: String?, name: String?, active: Bool, held: Bool = false) {
         self.connector = connector
         self.platformUserID = platformUserID
         self.chatUserID = chatUserID
@@ -43,6 +45,7 @@ public struct ChatAccount: Sendable, Equatable {
         self.email = email
         self.name = name
         self.active = active
+        self.held = held
     }
 }
 
@@ -57,12 +60,21 @@ extension ChatAccount {
 /// One chat server's admin API. Every operation is idempotent: a job may run again after a crash.
 public protocol ChatConnector: Sendable {
     var name: String { get }
+    /// One cheap call that needs the admin's rights, so a wrong URL or token is one clear error before a sync
+    /// of 50,000 users, not 50,000 failures after it. Returns what was found, for the CLI.
+    func checkAccess() async throws(ConnectorError) -> String
+    /// The Drawbridge OAuth client the chat server signs users in with, when configured (`oauth_client`).
+    var oauthClientID: String? { get }
     /// Creates (or adopts, when it is provably this user's) the chat account, joins default teams; returns the link.
     func provision(_ user: ChatUser, existing: ChatAccount?) async throws(ConnectorError) -> ChatAccount
     /// Brings email and profile in step where the chat server allows it.
     func update(_ user: ChatUser, account: ChatAccount) async throws(ConnectorError) -> ChatAccount
     func deactivate(_ account: ChatAccount) async throws(ConnectorError)
     func revokeSessions(_ account: ChatAccount) async throws(ConnectorError)
+}
+
+extension ChatConnector {
+    public var oauthClientID: String? { nil }
 }
 
 public enum ConnectorError: Error, Sendable, Equatable, CustomStringConvertible {

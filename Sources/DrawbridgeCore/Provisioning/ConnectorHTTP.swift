@@ -63,7 +63,7 @@ struct ConnectorHTTP: Sendable {
             throw .unavailable("\(method.rawValue) \(path): \(error)")
         }
         let status = Int(response.status.code)
-        let reply = Reply(status: status, json: text.isEmpty ? nil : try? JSONSerialization.jsonObject(with: Data(text.utf8)), raw: String(text.prefix(500)))
+        let reply = Reply(status: status, json: text.isEmpty ? nil : try? JSONSerialization.jsonObject(with: Data(text.utf8)), raw: ResponseText.oneLine(text))
         if status >= 500 || status == 429 || status == 408 {
             // 500 from Mattermost can also be a duplicate auth_data; the caller checks that case first when it matters.
             if status >= 500, reply.errorID == "app.user.save.app_error" { return reply }
@@ -73,5 +73,23 @@ struct ConnectorHTTP: Sendable {
             throw .rejected("\(method.rawValue) \(path) answered \(status): the admin token is missing, wrong or lacks permission (\(reply.errorID ?? reply.raw))")
         }
         return reply
+    }
+}
+
+/// Text from another server's response, made fit for Drawbridge's own one-line errors.
+public enum ResponseText {
+    /// A response body fit for a one-line error: whitespace runs folded, at most 300 characters, and an HTML page
+    /// (a proxy's error page, a login page: the URL is probably wrong) named by its title instead of pasted.
+    public static func oneLine(_ text: String) -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.first == "<" {
+            if let open = trimmed.range(of: "<title>", options: .caseInsensitive),
+               let close = trimmed.range(of: "</title>", options: .caseInsensitive, range: open.upperBound..<trimmed.endIndex) {
+                return "an HTML page titled \"\(oneLine(String(trimmed[open.upperBound..<close.lowerBound])))\""
+            }
+            return "an HTML page"
+        }
+        let folded = trimmed.split(whereSeparator: { $0.isWhitespace || $0.isNewline }).joined(separator: " ")
+        return folded.count > 300 ? String(folded.prefix(300)) + "…" : folded
     }
 }

@@ -25,6 +25,9 @@ public struct MattermostConnector: ChatConnector {
         public var publicURL: String?
         /// The team whose invite id goes on launch links, so a new user lands in it; default the first of `teams`.
         public var launchTeam: String?
+        /// The Drawbridge OAuth client this chat server signs in with. A user an admin deprovisioned gets no code
+        /// for it (the chat server's own SSO login would otherwise reactivate the account).
+        public var oauthClientID: String?
 
         public init(url: String, token: String, authService: String = "gitlab", linkExistingByEmail: Bool = false, teams: [String] = [], channels: [String] = [], timeout: Duration = .seconds(10)) {
             self.url = url.hasSuffix("/") ? String(url.dropLast()) : url
@@ -127,6 +130,20 @@ public struct MattermostConnector: ChatConnector {
         default:
             throw .rejected("\(name) refused to create \(user.username): \(reply.errorID ?? reply.raw)")
         }
+    }
+
+    public var oauthClientID: String? { settings.oauthClientID }
+
+    public func checkAccess() async throws(ConnectorError) -> String {
+        let reply = try await http.send(.GET, "/users/me")
+        guard reply.status == 200, let me = reply.json as? [String: Any] else {
+            throw .rejected("\(name) at \(settings.url) did not answer GET /api/v4/users/me as Mattermost does (\(reply.status) \(reply.errorID ?? reply.raw))")
+        }
+        let roles = (me["roles"] as? String ?? "").split(separator: " ")
+        guard roles.contains("system_admin") else {
+            throw .rejected("the \(name) token belongs to \(me["username"] as? String ?? "a user") without the system_admin role; provisioning needs a system admin's token")
+        }
+        return "Mattermost at \(settings.url), token of system admin \(me["username"] as? String ?? "?")"
     }
 
     public func deactivate(_ account: ChatAccount) async throws(ConnectorError) {

@@ -32,6 +32,9 @@ public struct Provisioner: Sendable {
             try await connector.revokeSessions(existing)
             return "signed \(existing.username) out of \(job.connector)"
         case .provision, .update:
+            if job.action == .update, let existing, existing.held {
+                return "\(job.connector) account \(existing.username) was deprovisioned by an admin: left deactivated"
+            }
             guard let user = try await directory.user(id: job.platformUserID, login: job.userLogin) else {
                 throw ConnectorError.rejected("platform user \(job.platformUserID) no longer exists")
             }

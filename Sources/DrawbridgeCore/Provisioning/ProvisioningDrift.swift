@@ -139,7 +139,7 @@ public struct ProvisioningDrift: Sendable {
             return compare(user, login: login, with: account, on: connector)
         }
         guard user.isActive else { return [] }
-        if let id = listing.idByUsername[user.username.lowercased()], let account = listing.byID.removeValue(forKey: id) {
+        if let id = listing.idByUsername[connector.expectedUsername(of: user).lowercased()], let account = listing.byID.removeValue(forKey: id) {
             var finding = DriftFinding(connector: connector.name, kind: .unlinked, user: user, login: login, account: account)
             let sameEmail = account.email.map { email in user.email.map { $0.lowercased() == email.lowercased() } ?? false }
             finding.detail = switch sameEmail {
@@ -159,7 +159,7 @@ public struct ProvisioningDrift: Sendable {
         switch (user.isActive, account.active) {
         case (true, false):
             var finding = DriftFinding(connector: connector.name, kind: .deactivatedInChat, user: user, login: login, account: account)
-            finding.detail = "active on the platform, deactivated in chat; `provision sync` reactivates it"
+            finding.detail = "active on the platform, deactivated in chat; `provision user \(login)` reactivates it (sync goes by Drawbridge's records, which say active)"
             findings.append(finding)
         case (false, true):
             var finding = DriftFinding(connector: connector.name, kind: .activeInChat, user: user, login: login, account: account)
@@ -170,8 +170,9 @@ public struct ProvisioningDrift: Sendable {
         guard user.isActive else { return findings }
         var differences: [DriftFinding.Difference] = []
         let laterFields = connector.fieldsAppliedAtSignIn
-        if account.username.lowercased() != user.username.lowercased() {
-            differences.append(.init(field: .username, platform: user.username, chat: account.username, appliedAtSignIn: laterFields.contains(.username)))
+        let expectedUsername = connector.expectedUsername(of: user)
+        if account.username.lowercased() != expectedUsername.lowercased() {
+            differences.append(.init(field: .username, platform: expectedUsername, chat: account.username, appliedAtSignIn: laterFields.contains(.username)))
         }
         if let chatEmail = account.email, let email = user.email, chatEmail.lowercased() != email.lowercased() {
             differences.append(.init(field: .email, platform: email, chat: chatEmail, appliedAtSignIn: laterFields.contains(.email)))

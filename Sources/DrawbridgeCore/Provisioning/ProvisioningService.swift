@@ -28,7 +28,8 @@ public struct ProvisioningService: Sendable {
             var waitFor: [Int64] = []
             for name in connectorNames {
                 if let account = try await store.account(connector: name, platformUserID: user.id) {
-                    if account.email != profile.email || account.name != profile.name || account.username != profile.username || !account.active {
+                    // Deprovisioned by an admin: stays deactivated until `provision user` lifts the hold.
+                    if !account.held, account.email != profile.email || account.name != profile.name || account.username != profile.username || !account.active {
                         try await store.enqueue(connector: name, action: .update, platformUserID: user.id, login: user.login, maxAttempts: settings.maxAttempts)
                     }
                 } else {
@@ -40,6 +41,15 @@ public struct ProvisioningService: Sendable {
         } catch {
             logger.error("could not queue chat provisioning at sign-in", metadata: ["user_id": "\(user.id)", "error": "\(PostgresErrorText.describe(error))"])
         }
+    }
+
+    /// The connector, if any, that signs in through `clientID` and on which an admin deprovisioned this user:
+    /// then the user gets no code for that client, or the chat server's SSO login would reactivate the account.
+    public func heldConnector(clientID: String, userID: String) async throws -> String? {
+        for connector in provisioner.connectors.values where connector.oauthClientID == clientID {
+            if try await store.account(connector: connector.name, platformUserID: userID)?.held == true { return connector.name }
+        }
+        return nil
     }
 
     /// A user found inactive on the platform: their chat accounts follow.

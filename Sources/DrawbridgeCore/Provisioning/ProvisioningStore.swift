@@ -44,7 +44,7 @@ public struct ProvisioningStore: Sendable {
     public func claim(limit: Int, lease: Duration) async throws -> [ProvisioningJob] {
         let rows = try await client.query(
             """
-            UPDATE \(unescaped: jobs) SET locked_until = now() + make_interval(secs => \(Double(lease.wholeSeconds))), attempts = attempts + 1, updated_at = now()
+            UPDATE \(unescaped: jobs) SET locked_until = now() + make_interval(secs => \(lease.fractionalSeconds)), attempts = attempts + 1, updated_at = now()
             WHERE id IN (
                 SELECT id FROM \(unescaped: jobs)
                 WHERE state = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
@@ -57,25 +57,66 @@ public struct ProvisioningStore: Sendable {
         return try await Self.decodeJobs(rows)
     }
 
-    public func complete(_ job: ProvisioningJob, result: String) async throws {
-        try await client.query(
-            "UPDATE \(unescaped: jobs) SET state = 'done', result = \(result), last_error = NULL, locked_until = NULL, done_at = now(), updated_at = now() WHERE id = \(job.id)",
-            logger: logger
-        )
-    }
-
-    /// Records a failure: retried after `retryAfter`, or failed for good (`retryAfter` nil, or attempts used up).
-    public func fail(_ job: ProvisioningJob, error: String, retryAfter: Duration?) async throws {
-        let final = retryAfter == nil || job.attempts >= job.maxAttempts
-        let delay = retryAfter.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 } ?? 0
-        try await client.query(
+    /// Takes these jobs now if they are pending and nobody holds them, due or not (an admin's `provision user`
+    /// does not wait out a back-off).
+    public func claim(ids: [Int64], lease: Duration) async throws -> [ProvisioningJob] {
+        let rows = try await client.query(
             """
-            UPDATE \(unescaped: jobs) SET last_error = \(String(error.prefix(2000))), locked_until = NULL, updated_at = now(),
-                state = \(final ? "failed" : "pending"), next_attempt_at = now() + make_interval(secs => \(delay))
-            WHERE id = \(job.id)
+            UPDATE \(unescaped: jobs) SET locked_until = now() + make_interval(secs => \(lease.fractionalSeconds)), attempts = attempts + 1, updated_at = now()
+            WHERE id IN (
+                SELECT id FROM \(unescaped: jobs)
+                WHERE id = ANY(\(ids)) AND state = 'pending' AND (locked_until IS NULL OR locked_until < now())
+                FOR UPDATE SKIP LOCKED
+            )
+            RETURNING \(unescaped: Self.jobColumns)
             """,
             logger: logger
         )
+        return try await Self.decodeJobs(rows)
+    }
+
+    /// Keeps a long job's lease: returns false when the job is no longer this claim's (its lease ran out and
+    /// another worker took it up, which `attempts` tells: every claim counts one).
+    public func extendLease(_ job: ProvisioningJob, by lease: Duration) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            UPDATE \(unescaped: jobs) SET locked_until = now() + make_interval(secs => \(lease.fractionalSeconds))
+            WHERE id = \(job.id) AND attempts = \(job.attempts) AND state = 'pending' RETURNING 1
+            """,
+            logger: logger
+        )
+        return try await rows.collect().count == 1
+    }
+
+    /// Records success. Only this claim's outcome counts: if the lease ran out and another worker took the job
+    /// up, that worker records it (returns false), so a late first worker never overwrites the second's result.
+    @discardableResult
+    public func complete(_ job: ProvisioningJob, result: String) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            UPDATE \(unescaped: jobs) SET state = 'done', result = \(result), last_error = NULL, locked_until = NULL, done_at = now(), updated_at = now()
+            WHERE id = \(job.id) AND attempts = \(job.attempts) AND state = 'pending' RETURNING 1
+            """,
+            logger: logger
+        )
+        return try await rows.collect().count == 1
+    }
+
+    /// Records a failure: retried after `retryAfter`, or failed for good (`retryAfter` nil, or attempts used up).
+    /// Like `complete`, only for the claim that still holds the job.
+    @discardableResult
+    public func fail(_ job: ProvisioningJob, error: String, retryAfter: Duration?) async throws -> Bool {
+        let final = retryAfter == nil || job.attempts >= job.maxAttempts
+        let delay = retryAfter?.fractionalSeconds ?? 0
+        let rows = try await client.query(
+            """
+            UPDATE \(unescaped: jobs) SET last_error = \(String(error.prefix(2000))), locked_until = NULL, updated_at = now(),
+                state = \(final ? "failed" : "pending"), next_attempt_at = now() + make_interval(secs => \(delay))
+            WHERE id = \(job.id) AND attempts = \(job.attempts) AND state = 'pending' RETURNING 1
+            """,
+            logger: logger
+        )
+        return try await rows.collect().count == 1
     }
 
     public func job(id: Int64) async throws -> ProvisioningJob? {
@@ -99,6 +140,26 @@ public struct ProvisioningStore: Sendable {
         return result
     }
 
+    /// Pending jobs waiting out a back-off (they failed at least once) become due now; returns how many.
+    public func retryWaiting(connector: String? = nil) async throws -> Int {
+        let rows = try await client.query(
+            """
+            UPDATE \(unescaped: jobs) SET next_attempt_at = now(), updated_at = now()
+            WHERE state = 'pending' AND next_attempt_at > now() AND (\(connector)::text IS NULL OR connector = \(connector))
+            RETURNING 1
+            """,
+            logger: logger
+        )
+        return try await rows.collect().count
+    }
+
+    /// Pending jobs that have failed at least once and wait for their next attempt, newest first.
+    public func waitingJobs(limit: Int) async throws -> [ProvisioningJob] {
+        try await Self.decodeJobs(try await client.query(
+            "SELECT \(unescaped: Self.jobColumns) FROM \(unescaped: jobs) WHERE state = 'pending' AND last_error IS NOT NULL ORDER BY id DESC LIMIT \(limit)",
+            logger: logger))
+    }
+
     /// Failed jobs become pending again, with their attempts reset; returns how many.
     public func retryFailed(connector: String? = nil) async throws -> Int {
         let rows = try await client.query(
@@ -116,11 +177,11 @@ public struct ProvisioningStore: Sendable {
 
     public func account(connector: String, platformUserID: String) async throws -> ChatAccount? {
         let rows = try await client.query(
-            "SELECT chat_user_id, username, email, name, active FROM \(unescaped: accounts) WHERE connector = \(connector) AND platform_user_id = \(platformUserID)",
+            "SELECT chat_user_id, username, email, name, active, held_since IS NOT NULL FROM \(unescaped: accounts) WHERE connector = \(connector) AND platform_user_id = \(platformUserID)",
             logger: logger
         )
-        for try await (chatID, username, email, name, active) in rows.decode((String, String, String?, String?, Bool).self) {
-            return ChatAccount(connector: connector, platformUserID: platformUserID, chatUserID: chatID, username: username, email: email, name: name, active: active)
+        for try await (chatID, username, email, name, active, held) in rows.decode((String, String, String?, String?, Bool, Bool).self) {
+            return ChatAccount(connector: connector, platformUserID: platformUserID, chatUserID: chatID, username: username, email: email, name: name, active: active, held: held)
         }
         return nil
     }
@@ -129,14 +190,14 @@ public struct ProvisioningStore: Sendable {
     public func accounts(platformUserIDs: [String]) async throws -> [String: [String: (account: ChatAccount, updatedAt: Date)]] {
         let rows = try await client.query(
             """
-            SELECT connector, platform_user_id, chat_user_id, username, email, name, active, updated_at FROM \(unescaped: accounts)
+            SELECT connector, platform_user_id, chat_user_id, username, email, name, active, updated_at, held_since IS NOT NULL FROM \(unescaped: accounts)
             WHERE platform_user_id = ANY(\(platformUserIDs))
             """,
             logger: logger
         )
         var result: [String: [String: (account: ChatAccount, updatedAt: Date)]] = [:]
-        for try await (connector, userID, chatID, username, email, name, active, updated) in rows.decode((String, String, String, String, String?, String?, Bool, Date).self) {
-            let account = ChatAccount(connector: connector, platformUserID: userID, chatUserID: chatID, username: username, email: email, name: name, active: active)
+        for try await (connector, userID, chatID, username, email, name, active, updated, held) in rows.decode((String, String, String, String, String?, String?, Bool, Date, Bool).self) {
+            let account = ChatAccount(connector: connector, platformUserID: userID, chatUserID: chatID, username: username, email: email, name: name, active: active, held: held)
             result[connector, default: [:]][userID] = (account, updated)
         }
         return result
@@ -153,6 +214,20 @@ public struct ProvisioningStore: Sendable {
         return result
     }
 
+    /// Sets or clears the admin's hold on a user's accounts (all connectors when `connector` is nil); returns how many.
+    @discardableResult
+    public func hold(platformUserID: String, connector: String?, _ held: Bool) async throws -> Int {
+        let rows = try await client.query(
+            """
+            UPDATE \(unescaped: accounts) SET held_since = CASE WHEN \(held) THEN coalesce(held_since, now()) END, updated_at = now()
+            WHERE platform_user_id = \(platformUserID) AND (\(connector)::text IS NULL OR connector = \(connector)) RETURNING 1
+            """,
+            logger: logger
+        )
+        return try await rows.collect().count
+    }
+
+    /// Saves the link as the connector left it; an admin's hold (`held_since`) is kept, whatever `account.held` says.
     public func save(_ account: ChatAccount) async throws {
         try await client.query(
             """

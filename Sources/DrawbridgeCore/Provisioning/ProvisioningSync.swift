@@ -13,15 +13,19 @@ public struct ProvisioningSync: Sendable {
         public var connectors: [String]
         /// Only users whose link was last brought in step before this (or who have none).
         public var since: Date?
+        /// `since` as the admin wrote it: an interrupted run is matched by this, so `--since 24h` run again
+        /// tomorrow resumes it instead of starting a new run for a new instant.
+        public var sinceLabel: String?
         public var dryRun: Bool
         public var concurrency: Int
         public var pageSize: Int
         /// Start over instead of resuming an interrupted run with the same scope.
         public var restart: Bool
 
-        public init(connectors: [String] = [], since: Date? = nil, dryRun: Bool = false, concurrency: Int = 16, pageSize: Int = 500, restart: Bool = false) {
+        public init(connectors: [String] = [], since: Date? = nil, sinceLabel: String? = nil, dryRun: Bool = false, concurrency: Int = 16, pageSize: Int = 500, restart: Bool = false) {
             self.connectors = connectors
             self.since = since
+            self.sinceLabel = sinceLabel
             self.dryRun = dryRun
             self.concurrency = concurrency
             self.pageSize = pageSize
@@ -77,6 +81,7 @@ public struct ProvisioningSync: Sendable {
     static func decide(_ user: PlatformUser, profile: UserProfile, existing: ChatAccount?) -> Decision {
         guard user.isActive else { return existing?.active == true ? .deactivate : .none }
         guard let existing else { return .create }
+        if existing.held { return .none }
         if !existing.active { return .reactivate }
         let same = existing.username == profile.username && existing.email == profile.email && existing.name == profile.name
         return same ? .none : .update
@@ -87,8 +92,17 @@ public struct ProvisioningSync: Sendable {
         let unknown = options.connectors.filter { provisioner.connectors[$0] == nil }
         guard unknown.isEmpty else { throw ConnectorError.rejected("no connector named '\(unknown.joined(separator: "', '"))' (configured: \(all.map(\.name).joined(separator: ", ")))") }
         let connectors = options.connectors.isEmpty ? all : all.filter { options.connectors.contains($0.name) }
+        // A wrong URL or token is one error now, not a failure per user after an hour.
+        for connector in connectors {
+            do {
+                let found = try await connector.checkAccess()
+                logger.info("connector checked", metadata: ["connector": "\(connector.name)", "found": "\(found)"])
+            } catch {
+                throw ConnectorError.rejected("\(connector.name): \(error); nothing was synced")
+            }
+        }
         let total = try await directory.userCount()
-        let scope = "connectors=\(connectors.map(\.name).joined(separator: ","));since=\(options.since.map { String(Int($0.timeIntervalSince1970)) } ?? "-")"
+        let scope = "connectors=\(connectors.map(\.name).joined(separator: ","));since=\(options.sinceLabel ?? options.since.map { String(Int($0.timeIntervalSince1970)) } ?? "-")"
         var run = options.dryRun
             ? SyncRun(id: 0, scope: scope, cursor: nil, total: total, seen: 0, counts: [:], startedAt: Date(), resumed: false)
             : try await syncStore.open(scope: scope, total: total, restart: options.restart)
@@ -122,7 +136,7 @@ public struct ProvisioningSync: Sendable {
                         }
                         inFlight += 1
                         group.addTask {
-                            let outcome = try await self.sync(user, on: connector, existing: existing?.account, run: runID, dryRun: options.dryRun)
+                            let outcome = try await self.sync(user, on: connector, existing: existing?.account, run: runID, dryRun: options.dryRun, tally: state)
                             state.withLock { $0.counts[connector.name, default: SyncCounts()].add(outcome) }
                         }
                     }
@@ -148,34 +162,78 @@ public struct ProvisioningSync: Sendable {
                       elapsed: ContinuousClock.now - started, dryRun: options.dryRun)
     }
 
+    /// How many users in a row may find a connector unavailable (after their retries) before the run stops:
+    /// past that the server is down, not unlucky, and going on would only fill the failure list.
+    static let outageThreshold = 64
+
     /// One user on one connector. A chat failure is recorded against the run and counted, never thrown:
-    /// one bad account must not stop 50,000 others. Drawbridge's own database failing does stop the run.
-    private func sync(_ user: PlatformUser, on connector: any ChatConnector, existing: ChatAccount?, run: Int64, dryRun: Bool) async throws -> SyncOutcome {
+    /// one bad account must not stop 50,000 others. A brief outage (a 503, a timeout) is tried twice more with
+    /// a growing pause; a lasting one stops the run, which resumes at its page when run again. Drawbridge's own
+    /// database failing stops the run too.
+    private func sync(_ user: PlatformUser, on connector: any ChatConnector, existing: ChatAccount?, run: Int64, dryRun: Bool, tally: SyncTally) async throws -> SyncOutcome {
         let profile = UserProfile(user: user, numericID: try await provisioner.grants.numericID(forPlatformID: user.id))
         let decision = Self.decide(user, profile: profile, existing: existing)
         guard decision != .none, !dryRun else { return decision.outcome }
-        do {
-            _ = try await provisioner.bringInStep(user, on: connector, existing: existing, updateOnly: decision == .update)
-            if run > 0 { try await syncStore.clearFailure(run: run, connector: connector.name, platformUserID: user.id) }
-            return decision.outcome
-        } catch let error as ConnectorError {
-            let action = decision == .deactivate ? "deactivate" : decision == .create ? "provision" : "update"
-            try await syncStore.recordFailure(run: run, SyncFailure(connector: connector.name, platformUserID: user.id, login: user.login, action: action, error: error.description))
-            logger.debug("sync failed for a user", metadata: ["connector": "\(connector.name)", "user_id": "\(user.id)", "error": "\(error)"])
-            return .failed
+        var attempt = 1
+        while true {
+            do {
+                _ = try await provisioner.bringInStep(user, on: connector, existing: existing, updateOnly: decision == .update)
+                tally.withLock { $0.outages[connector.name] = 0 }
+                if run > 0 { try await syncStore.clearFailure(run: run, connector: connector.name, platformUserID: user.id) }
+                return decision.outcome
+            } catch ConnectorError.unavailable(let reason) where attempt < 3 {
+                logger.debug("chat server unavailable; trying the user again", metadata: ["connector": "\(connector.name)", "user_id": "\(user.id)", "error": "\(reason)"])
+                try await Task.sleep(for: .milliseconds(Int64.random(in: 250...500) * Int64(attempt * attempt * 2)))
+                attempt += 1
+            } catch let error as ConnectorError {
+                let action = decision == .deactivate ? "deactivate" : decision == .create ? "provision" : "update"
+                try await syncStore.recordFailure(run: run, SyncFailure(connector: connector.name, platformUserID: user.id, login: user.login, action: action, error: error.description))
+                logger.debug("sync failed for a user", metadata: ["connector": "\(connector.name)", "user_id": "\(user.id)", "error": "\(error)"])
+                guard case .unavailable = error else {
+                    tally.withLock { $0.outages[connector.name] = 0 }
+                    return .failed
+                }
+                let inARow = tally.withLock { state -> Int in
+                    state.outages[connector.name, default: 0] += 1
+                    return state.outages[connector.name, default: 0]
+                }
+                if inARow >= Self.outageThreshold {
+                    throw SyncStopped.chatServerDown(connector: connector.name, users: inARow, lastError: error.description)
+                }
+                return .failed
+            }
+        }
+    }
+}
+
+/// Why a sync stopped before its end (it resumes at the page it was in when run again).
+public enum SyncStopped: Error, CustomStringConvertible {
+    case chatServerDown(connector: String, users: Int, lastError: String)
+
+    public var description: String {
+        switch self {
+        case .chatServerDown(let connector, let users, let lastError):
+            "\(connector) did not answer for \(users) users in a row (\(lastError)); the sync stopped. Run the same command again once it is back: it resumes where it stopped"
         }
     }
 }
 
 /// The counters a sync's concurrent tasks share.
 final class SyncTally: Sendable {
-    private let state: Mutex<(seen: Int, counts: [String: SyncCounts])>
-
-    init(seen: Int, counts: [String: SyncCounts]) {
-        state = Mutex((seen, counts))
+    struct State: Sendable {
+        var seen: Int
+        var counts: [String: SyncCounts]
+        /// Users in a row, by connector, that found it unavailable.
+        var outages: [String: Int] = [:]
     }
 
-    func withLock<T: Sendable>(_ body: (inout (seen: Int, counts: [String: SyncCounts])) -> T) -> T {
+    private let state: Mutex<State>
+
+    init(seen: Int, counts: [String: SyncCounts]) {
+        state = Mutex(State(seen: seen, counts: counts))
+    }
+
+    func withLock<T: Sendable>(_ body: (inout State) -> T) -> T {
         state.withLock { body(&$0) }
     }
 }

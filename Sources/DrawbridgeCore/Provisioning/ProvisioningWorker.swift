@@ -65,21 +65,59 @@ public final class ProvisioningWorker: Service, Sendable {
         return jobs.count
     }
 
+    /// Runs these jobs now, due or not, if nobody else holds them (the CLI's `provision user` and `deprovision`);
+    /// returns how many it ran.
+    @discardableResult
+    public func runNow(jobIDs: [Int64]) async throws -> Int {
+        let jobs = try await provisioner.store.claim(ids: jobIDs, lease: settings.lease)
+        await withTaskGroup(of: Void.self) { group in
+            for job in jobs {
+                group.addTask { await self.execute(job) }
+            }
+        }
+        return jobs.count
+    }
+
     func execute(_ job: ProvisioningJob) async {
         let metadata: Logger.Metadata = ["job": "\(job.id)", "connector": "\(job.connector)", "action": "\(job.action.rawValue)", "user_id": "\(job.platformUserID)"]
+        let recorded: Bool?
         do {
-            let result = try await provisioner.run(job)
-            try await provisioner.store.complete(job, result: result)
+            let result = try await whileHoldingLease(job) { try await self.provisioner.run(job) }
+            recorded = try? await provisioner.store.complete(job, result: result)
             logger.info("provisioning job done", metadata: metadata.merging(["result": "\(result)"]) { $1 })
         } catch let error as ConnectorError {
             let retry: Duration? = if case .unavailable = error { RetrySchedule.delay(afterAttempt: job.attempts) } else { nil }
             logger.warning("provisioning job failed", metadata: metadata.merging(["error": "\(error)", "retry": "\(retry.map { "\($0)" } ?? "no")"]) { $1 })
-            try? await provisioner.store.fail(job, error: error.description, retryAfter: retry)
+            recorded = try? await provisioner.store.fail(job, error: error.description, retryAfter: retry)
         } catch {
             // Database trouble and the like: worth another try.
             let retry = RetrySchedule.delay(afterAttempt: job.attempts)
             logger.warning("provisioning job failed", metadata: metadata.merging(["error": "\(PostgresErrorText.describe(error))"]) { $1 })
-            try? await provisioner.store.fail(job, error: PostgresErrorText.describe(error), retryAfter: retry)
+            recorded = try? await provisioner.store.fail(job, error: PostgresErrorText.describe(error), retryAfter: retry)
+        }
+        // nil: the database did not answer; the lease runs out and the job is run again (connector calls are idempotent).
+        if recorded == false {
+            logger.warning("provisioning job outlived its lease and was taken up again; the later claim records the outcome", metadata: metadata)
+        }
+    }
+
+    /// Renews the job's lease every third of it while `body` runs, so a slow chat server (several calls at the
+    /// connector's timeout each) does not hand the job to a second worker halfway.
+    private func whileHoldingLease<T: Sendable>(_ job: ProvisioningJob, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let (store, lease) = (provisioner.store, settings.lease)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: lease / 3)
+                    _ = try? await store.extendLease(job, by: lease)
+                }
+            }
+            group.addTask { try await body() }
+            defer { group.cancelAll() }
+            while let result = try await group.next() {
+                if let result { return result }
+            }
+            throw CancellationError()
         }
     }
 }

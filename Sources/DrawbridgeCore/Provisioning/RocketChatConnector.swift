@@ -18,6 +18,9 @@ public struct RocketChatConnector: ChatConnector {
         public var timeout: Duration
         /// Where browsers reach Rocket.Chat, when not at `url`.
         public var publicURL: String?
+        /// The Drawbridge OAuth client this chat server signs in with. A user an admin deprovisioned gets no code
+        /// for it (the chat server's own SSO login would otherwise reactivate the account).
+        public var oauthClientID: String?
 
         public init(url: String, token: String, userID: String, roles: [String] = ["user"], timeout: Duration = .seconds(10)) {
             self.url = url.hasSuffix("/") ? String(url.dropLast()) : url
@@ -40,6 +43,19 @@ public struct RocketChatConnector: ChatConnector {
             headers: [("X-Auth-Token", settings.token), ("X-User-Id", settings.userID)],
             timeout: settings.timeout
         )
+    }
+
+    public var oauthClientID: String? { settings.oauthClientID }
+
+    public func checkAccess() async throws(ConnectorError) -> String {
+        let reply = try await http.send(.GET, "/me")
+        guard reply.status == 200, let me = reply.json as? [String: Any] else {
+            throw .rejected("\(name) at \(settings.url) did not answer GET /api/v1/me as Rocket.Chat does (\(reply.status) \(reply.errorID ?? reply.raw))")
+        }
+        guard (me["roles"] as? [String] ?? []).contains("admin") else {
+            throw .rejected("the \(name) token belongs to \(me["username"] as? String ?? "a user") without the admin role; provisioning needs an admin's token")
+        }
+        return "Rocket.Chat at \(settings.url), token of admin \(me["username"] as? String ?? "?")"
     }
 
     public func provision(_ user: ChatUser, existing: ChatAccount?) async throws(ConnectorError) -> ChatAccount {

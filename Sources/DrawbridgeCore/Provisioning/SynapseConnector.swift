@@ -6,7 +6,8 @@ import NIOHTTP1
 /// The account is created with `external_ids: [{auth_provider: "oidc-<idp_id>", external_id: <sub>}]`, which
 /// is exactly the mapping Synapse's own OIDC login looks up (§5.1: the idp id is stored with an `oidc-`
 /// prefix), so the first SSO login lands on it. The localpart is `ChatUsername`'s username, already a fixed
-/// point of Synapse's `map_username_to_mxid_localpart` (lower-case `[a-z0-9._-]`).
+/// point of Synapse's `map_username_to_mxid_localpart` (lower-case `[a-z0-9._-]`), except where Synapse
+/// reserves it (see `localpart(for:)`).
 public struct SynapseConnector: ChatConnector {
     public struct Settings: Sendable, BrowserFacingSettings {
         /// Where the admin API answers (the homeserver's client URL).
@@ -21,6 +22,9 @@ public struct SynapseConnector: ChatConnector {
         public var publicURL: String?
         /// The Matrix client (Element, say) Synapse hands the login to after SSO; launch links need it.
         public var clientURL: String?
+        /// The Drawbridge OAuth client this chat server signs in with. A user an admin deprovisioned gets no code
+        /// for it (the chat server's own SSO login would otherwise reactivate the account).
+        public var oauthClientID: String?
 
         public init(url: String, token: String, serverName: String, idpID: String = "drawbridge", timeout: Duration = .seconds(10)) {
             self.url = url.hasSuffix("/") ? String(url.dropLast()) : url
@@ -44,9 +48,36 @@ public struct SynapseConnector: ChatConnector {
         self.http = ConnectorHTTP(baseURL: settings.url + "/_synapse/admin", headers: [("Authorization", "Bearer \(settings.token)")], timeout: settings.timeout)
     }
 
-    public func userID(for user: ChatUser) -> String { "@\(user.username):\(settings.serverName)" }
+    public func userID(for user: ChatUser) -> String { "@\(Self.localpart(for: user.username)):\(settings.serverName)" }
+
+    /// The shared username, unless Synapse's `check_username` reserves it: all digits (guest ids) or a leading
+    /// `_` (application-service namespaces) get the prefix `u-`, so `10042` is `@u-10042`. Idempotent (the result
+    /// is never reserved) and stable; the account is still found by its external id, never by this name.
+    public static func localpart(for username: String) -> String {
+        let reserved = username.first == "_" || (!username.isEmpty && username.allSatisfy { $0.isASCII && $0.isNumber })
+        return reserved ? "u-" + username : username
+    }
+
+    /// The user as Synapse sees them: with the localpart as username, so the link and drift use it too.
+    private static func onSynapse(_ user: ChatUser) -> ChatUser {
+        var user = user
+        user.username = localpart(for: user.username)
+        return user
+    }
+
+    /// Listing users is admin-only (a non-admin's token gets 403 M_FORBIDDEN "You are not a server admin").
+    public var oauthClientID: String? { settings.oauthClientID }
+
+    public func checkAccess() async throws(ConnectorError) -> String {
+        let reply = try await http.send(.GET, "/v2/users?limit=1")
+        guard reply.status == 200, (reply.json as? [String: Any])?["users"] != nil else {
+            throw .rejected("\(name) at \(settings.url) did not answer the admin API's user list as Synapse does (\(reply.status) \(Self.message(reply)))")
+        }
+        return "Synapse at \(settings.url) (server name \(settings.serverName)), admin token accepted"
+    }
 
     public func provision(_ user: ChatUser, existing: ChatAccount?) async throws(ConnectorError) -> ChatAccount {
+        let user = Self.onSynapse(user)
         if let existing, let current = try await get(existing.chatUserID) {
             return try await update(user, account: existing, current: current)
         }
@@ -94,6 +125,7 @@ public struct SynapseConnector: ChatConnector {
     }
 
     public func update(_ user: ChatUser, account: ChatAccount) async throws(ConnectorError) -> ChatAccount {
+        let user = Self.onSynapse(user)
         guard let current = try await get(account.chatUserID) else {
             throw .rejected("the Matrix user \(account.chatUserID) no longer exists; run `drawbridge provision user` to recreate it")
         }
@@ -168,6 +200,8 @@ public struct SynapseConnector: ChatConnector {
 }
 
 extension SynapseConnector: ChatAccountListing {
+    public func expectedUsername(of user: ChatUser) -> String { Self.localpart(for: user.username) }
+
     /// `GET /_synapse/admin/v2/users` with deactivated users and without guests, 500 at a time. The list has
     /// no emails (threepids are only in the single-user answer), so emails are not compared for Synapse.
     public func listAccounts(after cursor: String?) async throws(ConnectorError) -> (accounts: [ListedChatAccount], next: String?) {

@@ -38,6 +38,11 @@ public struct WebhookConnector: ChatConnector {
         self.settings = settings
     }
 
+    /// A webhook has nothing to read: its receiver is checked by the first event it gets.
+    public func checkAccess() async throws(ConnectorError) -> String {
+        "webhook to \(settings.url) (not checked: a receiver has nothing to read)"
+    }
+
     public func provision(_ user: ChatUser, existing: ChatAccount?) async throws(ConnectorError) -> ChatAccount {
         let id = try await deliver(.provisioned, user: Self.payload(user))
         return ChatAccount(connector: name, user: user, chatUserID: id ?? existing?.chatUserID ?? user.platformID)

@@ -92,6 +92,10 @@ struct AuthorizeController: Sendable {
             return page
         }
 
+        if let connector = try await provisioning?.heldConnector(clientID: authorization.client.clientID, userID: user.id) {
+            context.logger.notice("authorization refused: chat account deprovisioned by an admin", metadata: ["user_id": "\(user.id)", "connector": "\(connector)"])
+            return SignInFlow.redirect(to: authorization.errorRedirect(OAuthError(.accessDenied, "your \(connector) account was deactivated by an administrator")), status: .found)
+        }
         if let consent {
             guard CSRFToken.isValid(consent.csrf, secret: token.value, purpose: "consent") else {
                 return pages.errorPage(status: .forbidden, title: "This form has expired", message: "Please go back to the application and start again.")

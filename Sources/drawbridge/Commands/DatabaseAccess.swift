@@ -6,8 +6,10 @@ import PostgresNIO
 /// A pooled client for one command's work: started, used, and shut down. Fails instead of waiting
 /// forever when the server is down (PostgresClient alone would retry indefinitely).
 enum DatabaseAccess {
+    /// `timeout` bounds the whole command; nil is for commands that may rightly run for hours (a sync of
+    /// 50,000 users against a slow chat server): those only have to reach the database within 30 s at the start.
     static func with<T: Sendable>(
-        _ url: PostgresURL, readOnly: Bool = false, timeout: Duration = .seconds(30),
+        _ url: PostgresURL, readOnly: Bool = false, timeout: Duration? = .seconds(30),
         _ body: @escaping @Sendable (PostgresClient, Logger) async throws -> T
     ) async throws -> T {
         let logger = Logger.quiet("drawbridge.database")
@@ -15,6 +17,10 @@ enum DatabaseAccess {
         return try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
+            guard let timeout else {
+                try await withTimeout(.seconds(30)) { try await client.query("SELECT 1", logger: logger) }
+                return try await body(client, logger)
+            }
             return try await withTimeout(timeout) { try await body(client, logger) }
         }
     }
@@ -35,7 +41,7 @@ enum DatabaseAccess {
     /// Both databases — the platform's read-only, Drawbridge's own — for a command that needs them together.
     /// A database failure becomes one line on stderr and exit 1; an `ExitCode` from `body` passes through.
     static func withBoth<T: Sendable>(
-        _ configuration: DrawbridgeConfiguration, timeout: Duration,
+        _ configuration: DrawbridgeConfiguration, timeout: Duration?,
         _ body: @escaping @Sendable (_ platform: PostgresClient, _ database: PostgresClient, Logger) async throws -> T
     ) async throws -> T {
         do {

@@ -27,7 +27,7 @@ extension ProvisionCommand {
             let only = connector
             let report: ProvisioningDrift.Report
             do {
-                report = try await ProvisionCommand.withContext(options) { context in
+                report = try await ProvisionCommand.withContext(options, timeout: nil) { context in
                     let names = context.provisioner.connectors.keys.sorted()
                     let unknown = only.filter { !names.contains($0) }
                     guard unknown.isEmpty else {
@@ -76,7 +76,7 @@ extension ProvisionCommand {
                     if findings.count > limit { lines.append("  … and \(findings.count - limit) more (--json lists them all)") }
                 }
             }
-            lines.append(report.hasDrift ? "\nrun `drawbridge provision sync` to repair what Drawbridge can" : "\nno drift: every chat account matches the platform")
+            lines.append(report.hasDrift ? "\neach finding says what repairs it; `drawbridge provision sync` repairs what Drawbridge's own records show out of step" : "\nno drift: every chat account matches the platform")
             return lines.joined(separator: "\n")
         }
     }

@@ -40,21 +40,25 @@ extension ProvisionCommand {
 
         func run() async throws {
             let syncOptions = ProvisioningSync.Options(
-                connectors: connector, since: since.flatMap { Self.parseSince($0) }, dryRun: dryRun, concurrency: concurrency, restart: restart
+                connectors: connector, since: since.flatMap { Self.parseSince($0) }, sinceLabel: since, dryRun: dryRun, concurrency: concurrency, restart: restart
             )
             let display = SyncProgressDisplay(interactive: isatty(STDERR_FILENO) == 1)
             let interrupt = InterruptNotice.install()
             defer { interrupt.cancel() }
-            let report: ProvisioningSync.Report
-            do {
-                report = try await ProvisionCommand.withContext(options) { context in
-                    let sync = ProvisioningSync(provisioner: context.provisioner, directory: context.directory, syncStore: context.syncStore, logger: context.logger)
+            // A chat server that cannot be used (checked before the first user) or that stopped answering: one line, exit 2.
+            let report = try await ProvisionCommand.withContext(options, timeout: nil) { context in
+                let sync = ProvisioningSync(provisioner: context.provisioner, directory: context.directory, syncStore: context.syncStore, logger: context.logger)
+                do {
                     return try await sync.run(syncOptions) { display.update($0) }
+                } catch let error as ConnectorError {
+                    display.finish()
+                    CommandOutput.error(error.description)
+                    throw ExitCode(2)
+                } catch let error as SyncStopped {
+                    display.finish()
+                    CommandOutput.error(error.description)
+                    throw ExitCode(2)
                 }
-            } catch let error as ConnectorError {
-                display.finish()
-                CommandOutput.error(error.description)
-                throw ExitCode(2)
             }
             display.finish()
             if json {

@@ -1,0 +1,196 @@
+import DrawbridgeCore
+import DrawbridgeServer
+import Foundation
+import Testing
+
+/// The admin's provisioning commands (`provision user`, `deprovision`, `provision sync`, `status`, `retry`) as
+/// an admin meets them: a wrong token, a chat server that is down or goes down, a deprovisioned user who signs
+/// in again. The chat server is the Mattermost contract server (Tests/contract-servers/, written from
+/// contracts/chat-servers.md — a stand-in, because Mattermost cannot run here).
+@Suite struct ProvisioningCommandTests {
+    /// A gateway in this process (for sign-ins) and a config file for the CLI, both on the same databases and chat.
+    func withMattermost(
+        token: String? = nil, chatURL: String? = nil,
+        _ body: @Sendable (_ config: String, Browser, AppDependencies, TestDatabases, ContractServer) async throws -> Void
+    ) async throws {
+        let chat = try ContractServer(script: "mattermost_contract_server.py", arguments: ["--team", "town"])
+        defer { chat.stop() }
+        let (url, adminToken) = (chatURL ?? chat.url, token ?? chat.adminToken)
+        try await OAuthTestSupport.withGateway(configure: { configuration in
+            var settings = MattermostConnector.Settings(url: chat.url, token: chat.adminToken, teams: ["town"], timeout: .seconds(3))
+            settings.oauthClientID = "mattermost-sso"
+            configuration.provisioning = ProvisioningConfiguration(
+                connectors: [.mattermost(name: "mattermost", settings)],
+                settings: ProvisioningSettings(waitBudget: .seconds(8), maxAttempts: 5, concurrency: 4, pollInterval: .milliseconds(200))
+            )
+        }) { browser, dependencies, databases in
+            let config = try CommandRunner.writeConfig(databases) {
+                $0 + "\nconnectors:\n  mattermost: { url: \"\(url)\", token: \"\(adminToken)\", teams: [town], timeout: 3s, oauth_client: mattermost-sso }\n"
+            }
+            try await body(config, browser, dependencies, databases, chat)
+        }
+    }
+
+    static func jobs(_ databases: TestDatabases) async throws -> [String] {
+        try await TestDatabases.strings("SELECT action || ':' || state FROM drawbridge.provisioning_jobs ORDER BY id", on: databases.drawbridgeURL)
+    }
+
+    static func lines(_ text: String) -> [Substring] { text.split(separator: "\n") }
+
+    @Test func aWrongTokenIsOneLineAndQueuesNothing() async throws {
+        try await withMattermost(token: "not-the-admin-token") { config, _, _, databases, chat in
+            let one = try CommandRunner.run(["provision", "user", "alice", "--config", config])
+            #expect(one.status == 1)
+            #expect(Self.lines(one.stderr).count == 1, "one line: \(one.stderr)")
+            #expect(one.stderr.contains("admin token is missing, wrong or lacks permission") && one.stderr.contains("nothing was queued"), "\(one.stderr)")
+
+            let sync = try CommandRunner.run(["provision", "sync", "--config", config])
+            #expect(sync.status == 2, "\(sync.stdout)")
+            #expect(Self.lines(sync.stderr).count == 1, "one line, not a failure per user: \(sync.stderr)")
+            #expect(sync.stderr.contains("mattermost:") && sync.stderr.contains("nothing was synced"), "\(sync.stderr)")
+
+            #expect(try await Self.jobs(databases).isEmpty)
+            #expect(try await chat.users().isEmpty)
+        }
+    }
+
+    @Test func badInputIsNamedWithANonZeroExit() async throws {
+        try await withMattermost { config, _, _, _, _ in
+            let unknownUser = try CommandRunner.run(["provision", "user", "nobody-here", "--config", config])
+            #expect(unknownUser.status == 1)
+            #expect(unknownUser.stderr.contains("nobody-here"), "\(unknownUser.stderr)")
+            let unknownConnector = try CommandRunner.run(["provision", "user", "alice", "--connector", "slack", "--config", config])
+            #expect(unknownConnector.status == 2)
+            #expect(unknownConnector.stderr.contains("no connector named 'slack' (configured: mattermost)"), "\(unknownConnector.stderr)")
+            let retry = try CommandRunner.run(["provision", "retry", "--connector", "slack", "--config", config])
+            #expect(retry.status == 2, "\(retry.stdout)")
+            #expect(retry.stderr.contains("no connector named 'slack'"), "\(retry.stderr)")
+        }
+    }
+
+    @Test func anUnreachableChatServerKeepsTheJobQueuedForLater() async throws {
+        let closed = "http://127.0.0.1:\(try CommandRunner.freePort())"
+        try await withMattermost(chatURL: closed) { config, _, _, databases, _ in
+            let provisioned = try CommandRunner.run(["provision", "user", "carol", "--config", config])
+            #expect(provisioned.status == 1)
+            #expect(Self.lines(provisioned.stderr).count == 1, "\(provisioned.stderr)")
+            #expect(provisioned.stderr.contains("chat server unavailable") && provisioned.stderr.contains("`drawbridge serve` does it once the server answers"), "\(provisioned.stderr)")
+            // Not dropped: queued, and the serve in this test (which reaches the chat server) lands it.
+            var jobs: [String] = []
+            for _ in 0..<100 where jobs != ["provision:done"] {
+                try await Task.sleep(for: .milliseconds(100))
+                jobs = try await Self.jobs(databases)
+            }
+            #expect(jobs == ["provision:done"])
+        }
+    }
+
+    @Test func deprovisionHoldsUntilProvisionUserLiftsIt() async throws {
+        try await withMattermost { config, browser, dependencies, databases, chat in
+            let secret = try #require(try await OAuthTestSupport.register(dependencies, id: "mattermost-sso", redirectURIs: [chat.url + "/signup/gitlab/complete"]))
+            let gateway = "http://127.0.0.1:\(browser.port)"
+            try await chat.control("config", [
+                "gitlab_enable": true, "gitlab_id": "mattermost-sso", "gitlab_secret": secret, "gitlab_auth_endpoint": gateway + "/oauth/authorize",
+                "gitlab_token_endpoint": gateway + "/oauth/token", "gitlab_user_api_endpoint": gateway + "/api/v4/user",
+            ])
+            _ = try await browser.signIn(username: "alice", password: PlatformFixture.password)
+            let id = try #require(try await chat.user(named: "alice")?["id"] as? String)
+            func deactivated() async throws -> Bool { (try await chat.user(named: "alice")?["delete_at"] as? Int ?? 0) > 0 }
+
+            let deprovisioned = try CommandRunner.run(["deprovision", "alice", "--config", config])
+            #expect(deprovisioned.status == 0, "\(deprovisioned.stderr)")
+            #expect(deprovisioned.stdout.contains("held deactivated until `drawbridge provision user alice`"), "\(deprovisioned.stdout)")
+            #expect(try await deactivated())
+
+            // Still active on the platform, alice signs in again: no update job reactivates her chat account…
+            let again = try Browser(port: browser.port, publicURL: browser.publicURL)
+            #expect(try await again.signIn(username: "alice", password: PlatformFixture.password).status == 303)
+            let jobsAfterSignIn = try await Self.jobs(databases)
+            #expect(!jobsAfterSignIn.contains { $0.hasPrefix("update") }, "\(jobsAfterSignIn)")
+            // …and Mattermost's own GitLab login, which would reactivate her (contracts §1.11), gets no code.
+            let chatBrowser = try chat.browser()
+            let start = try await chatBrowser.get("/oauth/gitlab/login")
+            let refused = try await again.get(try #require(start.locationPath))
+            #expect(refused.locationPort == chat.port)
+            #expect(refused.location.flatMap { OAuthTestSupport.goQueryGet($0, "error") } == "access_denied", "\(refused.location ?? "")")
+            #expect(try await deactivated(), "still deactivated in chat")
+            // A sync leaves the hold alone too.
+            let sync = try CommandRunner.run(["provision", "sync", "--config", config])
+            #expect(sync.status == 0, "\(sync.stderr)")
+            #expect(try await deactivated())
+
+            // The admin lifts it: the same account is active again, and Mattermost's SSO login works.
+            let provisioned = try CommandRunner.run(["provision", "user", "alice", "--config", config])
+            #expect(provisioned.status == 0, "\(provisioned.stderr)")
+            #expect(!(try await deactivated()))
+            #expect(try await chat.user(named: "alice")?["id"] as? String == id)
+            let retried = try chat.browser()
+            let authorized = try await again.get(try #require(try await retried.get("/oauth/gitlab/login").locationPath))
+            let completed = try await retried.get(try #require(authorized.locationPath))
+            #expect(completed.status == 307, "\(completed.status) \(completed.header("X-Contract-Error-Id") ?? "")")
+            #expect(retried.cookies["MMUSERID"] == id)
+        }
+    }
+
+    @Test func statusShowsWhatIsRetryingAndRetryRunsItNow() async throws {
+        try await withMattermost { config, browser, _, databases, chat in
+            try await chat.control("down", ["seconds": 600])
+            #expect(try await browser.signIn(username: "erin", password: PlatformFixture.password).status == 303)
+            var failedOnce = false
+            for _ in 0..<100 where !failedOnce {
+                try await Task.sleep(for: .milliseconds(100))
+                failedOnce = try await TestDatabases.strings("SELECT count(*)::text FROM drawbridge.provisioning_jobs WHERE last_error IS NOT NULL", on: databases.drawbridgeURL) == ["1"]
+            }
+            #expect(failedOnce)
+            // A long back-off, as after hours of outage.
+            try await TestDatabases.execute("UPDATE drawbridge.provisioning_jobs SET next_attempt_at = now() + interval '1 hour'", on: databases.drawbridgeURL)
+            let status = try CommandRunner.run(["provision", "status", "--config", config])
+            #expect(status.status == 0, "\(status.stderr)")
+            #expect(status.stdout.contains("retrying after an error"), "\(status.stdout)")
+            #expect(status.stdout.contains("mattermost provision erin after ") && status.stdout.contains("attempt(s), next try in 3"), "\(status.stdout)")
+            #expect(status.stdout.contains("chat server unavailable"), "\(status.stdout)")
+
+            try await chat.control("up")
+            let retry = try CommandRunner.run(["provision", "retry", "--waiting", "--config", config])
+            #expect(retry.status == 0, "\(retry.stderr)")
+            #expect(retry.stdout.contains("1 waiting job(s) due now"), "\(retry.stdout)")
+            var jobs: [String] = []
+            for _ in 0..<100 where jobs != ["provision:done"] {
+                try await Task.sleep(for: .milliseconds(100))
+                jobs = try await Self.jobs(databases)
+            }
+            #expect(jobs == ["provision:done"], "landed without waiting out the hour")
+        }
+    }
+
+    @Test func aSyncStopsWhenChatGoesDownAndResumesOnceItIsBack() async throws {
+        try await withMattermost { config, _, _, databases, chat in
+            try await TestDatabases.execute("""
+                INSERT INTO public.accounts (login, email, full_name, is_active)
+                SELECT 'member' || n, 'member' || n || '@example.com', 'Member ' || n, true FROM generate_series(1, 1200) AS n;
+                """, on: databases.platformURL)
+            try await chat.control("config", ["latency_ms": 15])
+            let running = try CommandRunner.startTool(["provision", "sync", "--concurrency", "16", "--config", config])
+            // Down once the first page of 500 is saved, so there is something to resume from.
+            var saved = 0
+            for _ in 0..<600 where saved == 0 {
+                try await Task.sleep(for: .milliseconds(50))
+                saved = Int(try await TestDatabases.strings("SELECT coalesce(max(seen), 0)::text FROM drawbridge.provisioning_sync_runs", on: databases.drawbridgeURL).first ?? "0") ?? 0
+            }
+            try await chat.control("down", ["seconds": 600])
+            let stopped = running.finish()
+            #expect(stopped.status == 2, "\(stopped.stdout)")
+            let stderr = stopped.stderr.split(separator: "\n").filter { !$0.isEmpty }
+            #expect(stderr.last?.contains("mattermost did not answer for 64 users in a row") == true, "\(stopped.stderr.suffix(600))")
+            #expect(stderr.last?.contains("it resumes where it stopped") == true)
+
+            try await chat.control("up")
+            let resumed = try CommandRunner.run(["provision", "sync", "--config", config])
+            #expect(resumed.status == 0, "\(resumed.stderr.suffix(600))")
+            #expect(resumed.stderr.contains("resumed at"), "\(resumed.stderr.suffix(600))")
+            let users = try await chat.users()
+            let members = users.compactMap { $0["username"] as? String }.filter { $0.hasPrefix("member") }
+            #expect(members.count == 1200 && Set(members).count == 1200, "every member exactly once: \(members.count)")
+        }
+    }
+}
