@@ -1,6 +1,7 @@
 import DrawbridgeCore
 import DrawbridgeServer
 import Foundation
+import NIOHTTP1
 import Testing
 
 /// The admin's provisioning commands (`provision user`, `deprovision`, `provision sync`, `status`, `retry`) as
@@ -191,6 +192,24 @@ import Testing
             let users = try await chat.users()
             let members = users.compactMap { $0["username"] as? String }.filter { $0.hasPrefix("member") }
             #expect(members.count == 1200 && Set(members).count == 1200, "every member exactly once: \(members.count)")
+        }
+    }
+
+    @Test func recheckRepairsWhatWasChangedInChat() async throws {
+        try await withMattermost { config, _, _, _, chat in
+            #expect(try CommandRunner.run(["provision", "sync", "--config", config]).status == 0)
+            let carol = try #require(try await chat.user(named: "carol")?["id"] as? String)
+            // An admin deactivates carol in Mattermost itself; Drawbridge's records still say active.
+            #expect(try await ProvisioningDriftTests.mattermost(chat, .DELETE, "/api/v4/users/\(carol)") == 200)
+            func deactivated() async throws -> Bool { (try await chat.user(named: "carol")?["delete_at"] as? Int ?? 0) > 0 }
+
+            let plain = try CommandRunner.run(["provision", "sync", "--config", config])
+            #expect(plain.status == 0, "\(plain.stderr)")
+            #expect(try await deactivated(), "a plain sync goes by Drawbridge's records and calls chat for nobody")
+            let rechecked = try CommandRunner.run(["provision", "sync", "--recheck", "--config", config])
+            #expect(rechecked.status == 0, "\(rechecked.stderr)")
+            #expect(!(try await deactivated()), "--recheck asked chat and reactivated carol")
+            #expect(try await chat.user(named: "carol")?["id"] as? String == carol, "the same account")
         }
     }
 }

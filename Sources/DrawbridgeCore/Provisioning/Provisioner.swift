@@ -44,11 +44,12 @@ public struct Provisioner: Sendable {
 
     /// Creates, updates, reactivates or deactivates the user's account on one connector, as the platform user
     /// now is, and keeps the link. Shared by the outbox's jobs and `provision sync` (which has read the user already).
-    public func bringInStep(_ user: PlatformUser, on connector: any ChatConnector, existing: ChatAccount?, updateOnly: Bool = false) async throws -> String {
+    /// `recheck` trusts the link less: an inactive user's account is deactivated even if the link says it is.
+    public func bringInStep(_ user: PlatformUser, on connector: any ChatConnector, existing: ChatAccount?, updateOnly: Bool = false, recheck: Bool = false) async throws -> String {
         let chatUser = ChatUser(profile: UserProfile(user: user, numericID: try await grants.numericID(forPlatformID: user.id)), isActive: user.isActive)
         guard user.isActive else {
             // Deactivated on the platform: do not (re)create; make sure chat follows.
-            if let existing, existing.active {
+            if let existing, existing.active || recheck {
                 try await deactivate(existing, on: connector)
                 return "user is inactive on the platform: deactivated \(connector.name) account \(existing.username)"
             }

@@ -159,11 +159,11 @@ public struct ProvisioningDrift: Sendable {
         switch (user.isActive, account.active) {
         case (true, false):
             var finding = DriftFinding(connector: connector.name, kind: .deactivatedInChat, user: user, login: login, account: account)
-            finding.detail = "active on the platform, deactivated in chat; `provision user \(login)` reactivates it (sync goes by Drawbridge's records, which say active)"
+            finding.detail = "active on the platform, deactivated in chat; `provision user \(login)` or `provision sync --recheck` reactivates it"
             findings.append(finding)
         case (false, true):
             var finding = DriftFinding(connector: connector.name, kind: .activeInChat, user: user, login: login, account: account)
-            finding.detail = "inactive on the platform, still active in chat; `provision sync` or `deprovision \(login)` deactivates it"
+            finding.detail = "inactive on the platform, still active in chat; `deprovision \(login)` or `provision sync --recheck` deactivates it"
             findings.append(finding)
         default: break
         }

@@ -21,8 +21,12 @@ public struct ProvisioningSync: Sendable {
         public var pageSize: Int
         /// Start over instead of resuming an interrupted run with the same scope.
         public var restart: Bool
+        /// Call chat for every linked user too, instead of trusting Drawbridge's records: repairs what was changed
+        /// in chat (an account deactivated, deleted or edited there, a default team added since). Slower.
+        public var recheck: Bool
 
-        public init(connectors: [String] = [], since: Date? = nil, sinceLabel: String? = nil, dryRun: Bool = false, concurrency: Int = 16, pageSize: Int = 500, restart: Bool = false) {
+        public init(connectors: [String] = [], since: Date? = nil, sinceLabel: String? = nil, dryRun: Bool = false, concurrency: Int = 16, pageSize: Int = 500, restart: Bool = false, recheck: Bool = false) {
+            self.recheck = recheck
             self.connectors = connectors
             self.since = since
             self.sinceLabel = sinceLabel
@@ -66,22 +70,27 @@ public struct ProvisioningSync: Sendable {
 
     /// What a user needs on one connector, judged from Drawbridge's own link (no chat call).
     enum Decision: Equatable {
-        case create, update, reactivate, deactivate, none
+        /// `recheck`: Drawbridge's records say the account is in step; chat is asked, and repaired where it is not.
+        case create, update, reactivate, deactivate, recheck, none
 
         var outcome: SyncOutcome {
             switch self {
             case .create: .created
             case .update, .reactivate: .updated
             case .deactivate: .deactivated
-            case .none: .unchanged
+            case .recheck, .none: .unchanged
             }
         }
     }
 
-    static func decide(_ user: PlatformUser, profile: UserProfile, existing: ChatAccount?) -> Decision {
-        guard user.isActive else { return existing?.active == true ? .deactivate : .none }
+    static func decide(_ user: PlatformUser, profile: UserProfile, existing: ChatAccount?, recheck: Bool = false) -> Decision {
+        guard user.isActive else {
+            guard let existing else { return .none }
+            return existing.active ? .deactivate : recheck && !existing.held ? .recheck : .none
+        }
         guard let existing else { return .create }
         if existing.held { return .none }
+        if recheck && existing.active { return .recheck }
         if !existing.active { return .reactivate }
         let same = existing.username == profile.username && existing.email == profile.email && existing.name == profile.name
         return same ? .none : .update
@@ -102,7 +111,7 @@ public struct ProvisioningSync: Sendable {
             }
         }
         let total = try await directory.userCount()
-        let scope = "connectors=\(connectors.map(\.name).joined(separator: ","));since=\(options.sinceLabel ?? options.since.map { String(Int($0.timeIntervalSince1970)) } ?? "-")"
+        let scope = "connectors=\(connectors.map(\.name).joined(separator: ","));since=\(options.sinceLabel ?? options.since.map { String(Int($0.timeIntervalSince1970)) } ?? "-")\(options.recheck ? ";recheck" : "")"
         var run = options.dryRun
             ? SyncRun(id: 0, scope: scope, cursor: nil, total: total, seen: 0, counts: [:], startedAt: Date(), resumed: false)
             : try await syncStore.open(scope: scope, total: total, restart: options.restart)
@@ -136,7 +145,7 @@ public struct ProvisioningSync: Sendable {
                         }
                         inFlight += 1
                         group.addTask {
-                            let outcome = try await self.sync(user, on: connector, existing: existing?.account, run: runID, dryRun: options.dryRun, tally: state)
+                            let outcome = try await self.sync(user, on: connector, existing: existing?.account, run: runID, options: options, tally: state)
                             state.withLock { $0.counts[connector.name, default: SyncCounts()].add(outcome) }
                         }
                     }
@@ -170,14 +179,14 @@ public struct ProvisioningSync: Sendable {
     /// one bad account must not stop 50,000 others. A brief outage (a 503, a timeout) is tried twice more with
     /// a growing pause; a lasting one stops the run, which resumes at its page when run again. Drawbridge's own
     /// database failing stops the run too.
-    private func sync(_ user: PlatformUser, on connector: any ChatConnector, existing: ChatAccount?, run: Int64, dryRun: Bool, tally: SyncTally) async throws -> SyncOutcome {
+    private func sync(_ user: PlatformUser, on connector: any ChatConnector, existing: ChatAccount?, run: Int64, options: Options, tally: SyncTally) async throws -> SyncOutcome {
         let profile = UserProfile(user: user, numericID: try await provisioner.grants.numericID(forPlatformID: user.id))
-        let decision = Self.decide(user, profile: profile, existing: existing)
-        guard decision != .none, !dryRun else { return decision.outcome }
+        let decision = Self.decide(user, profile: profile, existing: existing, recheck: options.recheck)
+        guard decision != .none, !options.dryRun else { return decision.outcome }
         var attempt = 1
         while true {
             do {
-                _ = try await provisioner.bringInStep(user, on: connector, existing: existing, updateOnly: decision == .update)
+                _ = try await provisioner.bringInStep(user, on: connector, existing: existing, updateOnly: decision == .update, recheck: decision == .recheck)
                 tally.withLock { $0.outages[connector.name] = 0 }
                 if run > 0 { try await syncStore.clearFailure(run: run, connector: connector.name, platformUserID: user.id) }
                 return decision.outcome

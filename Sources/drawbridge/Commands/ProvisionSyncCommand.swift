@@ -22,6 +22,10 @@ extension ProvisionCommand {
         @Option(help: "Chat calls in flight at once.") var concurrency = 16
         @Option(help: "Only this connector (repeatable).") var connector: [String] = []
         @Flag(help: "Start over instead of resuming an interrupted run.") var restart = false
+        @Flag(help: ArgumentHelp(
+            "Ask chat about every linked user too, and repair what was changed there.",
+            discussion: "Without it, sync goes by Drawbridge's own records and calls chat only for users that need a change. With it, accounts deactivated, deleted or edited in chat, and default teams added since, are put right; those users are counted as unchanged (in step now). One or more chat calls per user: slower."
+        )) var recheck = false
         @Flag(help: "Print the summary as JSON.") var json = false
 
         func validate() throws {
@@ -40,7 +44,7 @@ extension ProvisionCommand {
 
         func run() async throws {
             let syncOptions = ProvisioningSync.Options(
-                connectors: connector, since: since.flatMap { Self.parseSince($0) }, sinceLabel: since, dryRun: dryRun, concurrency: concurrency, restart: restart
+                connectors: connector, since: since.flatMap { Self.parseSince($0) }, sinceLabel: since, dryRun: dryRun, concurrency: concurrency, restart: restart, recheck: recheck
             )
             let display = SyncProgressDisplay(interactive: isatty(STDERR_FILENO) == 1)
             let interrupt = InterruptNotice.install()
