@@ -50,6 +50,11 @@ import Testing
             #expect(Self.lines(sync.stderr).count == 1, "one line, not a failure per user: \(sync.stderr)")
             #expect(sync.stderr.contains("mattermost:") && sync.stderr.contains("nothing was synced"), "\(sync.stderr)")
 
+            // `drawbridge check` finds it before any of that: a refused token is a problem.
+            let check = try CommandRunner.run(["check", "--config", config])
+            #expect(check.status == 1)
+            #expect(check.stdout.contains("problem    ✗    connector mattermost: GET /users/me answered 401"), "\(check.stdout)")
+
             #expect(try await Self.jobs(databases).isEmpty)
             #expect(try await chat.users().isEmpty)
         }
@@ -57,6 +62,9 @@ import Testing
 
     @Test func badInputIsNamedWithANonZeroExit() async throws {
         try await withMattermost { config, _, _, _, _ in
+            let check = try CommandRunner.run(["check", "--config", config])
+            #expect(check.status == 0, "\(check.stdout)")
+            #expect(check.stdout.contains("connector  ok   mattermost: Mattermost at http://127.0.0.1:"), "\(check.stdout)")
             let unknownUser = try CommandRunner.run(["provision", "user", "nobody-here", "--config", config])
             #expect(unknownUser.status == 1)
             #expect(unknownUser.stderr.contains("nobody-here"), "\(unknownUser.stderr)")
@@ -83,6 +91,10 @@ import Testing
                 jobs = try await Self.jobs(databases)
             }
             #expect(jobs == ["provision:done"])
+            // `drawbridge check` warns, and passes: serve runs, and provisioning waits for chat.
+            let check = try CommandRunner.run(["check", "--config", config])
+            #expect(check.status == 0, "\(check.stdout)")
+            #expect(check.stdout.contains("warning    !    connector mattermost: chat server unavailable"), "\(check.stdout)")
         }
     }
 

@@ -13,13 +13,15 @@ struct CheckCommand: AsyncParsableCommand {
         discussion: """
             Runs the same start-up checks as serve (directory mapping, platform-session query, migrations, \
             keys.encryption_key against the stored signing keys) and changes nothing. Warns, without failing, when the \
-            platform table has no index on lower(column) for a directory.login_by column. Exit status 1 on any problem.
+            platform table has no index on lower(column) for a directory.login_by column. Calls each chat connector \
+            once with its admin token: a refused token is a problem, a server that does not answer a warning (serve \
+            starts, and provisioning waits for it). Exit status 1 on any problem.
             """
     )
 
     @OptionGroup var options: ConfigOptions
 
-    @Flag(help: "Print JSON (keys: ok, problems, warnings, pending_migrations, users, password_formats, unverifiable_users).")
+    @Flag(help: "Print JSON (keys: ok, problems, warnings, pending_migrations, users, password_formats, unverifiable_users, connectors).")
     var json = false
 
     struct Report: Encodable {
@@ -31,10 +33,18 @@ struct CheckCommand: AsyncParsableCommand {
         var users: Int?
         var passwordFormats: [Format]
         var unverifiableUsers: Int?
+        var connectors: [Connector] = []
         /// For the text output only (not in CodingKeys): what `StartupChecks` found, the index check, and
         /// whether the census was skipped because a lookup_query cannot list users.
         var findings = StartupChecks.Findings()
         var censusSkipped = false
+
+        struct Connector: Encodable {
+            var name: String
+            var ok: Bool
+            /// What answered (`ok`), or what is wrong.
+            var detail: String
+        }
 
         struct Format: Encodable {
             var format: String
@@ -43,7 +53,7 @@ struct CheckCommand: AsyncParsableCommand {
         }
 
         enum CodingKeys: String, CodingKey {
-            case ok, problems, warnings, users
+            case ok, problems, warnings, users, connectors
             case pendingMigrations = "pending_migrations"
             case passwordFormats = "password_formats"
             case unverifiableUsers = "unverifiable_users"
@@ -63,6 +73,7 @@ struct CheckCommand: AsyncParsableCommand {
         if findings.directoryProblems.isEmpty {
             await census(configuration: configuration, logger: logger, into: &report)
         }
+        await checkConnectors(configuration, into: &report)
         report.ok = report.problems.isEmpty
         if json {
             try CommandOutput.json(report)
@@ -70,6 +81,34 @@ struct CheckCommand: AsyncParsableCommand {
             printText(report, configuration: configuration)
         }
         if !report.ok { throw ExitCode.failure }
+    }
+
+    /// One admin call per connector (`ChatConnector.checkAccess`), all at once.
+    private func checkConnectors(_ configuration: DrawbridgeConfiguration, into report: inout Report) async {
+        let results = await withTaskGroup(of: (String, Result<String, ConnectorError>).self) { group in
+            for connector in configuration.provisioning.connectors.map(\.connector) {
+                group.addTask {
+                    do throws(ConnectorError) {
+                        return (connector.name, .success(try await connector.checkAccess()))
+                    } catch {
+                        return (connector.name, .failure(error))
+                    }
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }.sorted { $0.0 < $1.0 }
+        }
+        for (name, result) in results {
+            switch result {
+            case .success(let found):
+                report.connectors.append(.init(name: name, ok: true, detail: found))
+            case .failure(.rejected(let reason)):
+                report.connectors.append(.init(name: name, ok: false, detail: reason))
+                report.problems.append("connector \(name): \(reason)")
+            case .failure(let error):
+                report.connectors.append(.init(name: name, ok: false, detail: error.description))
+                report.warnings.append("connector \(name): \(error); serve starts, and provisioning waits until it answers")
+            }
+        }
     }
 
     private func census(configuration: DrawbridgeConfiguration, logger: Logger, into report: inout Report) async {
@@ -106,6 +145,7 @@ struct CheckCommand: AsyncParsableCommand {
         default:
             break
         }
+        for connector in report.connectors where connector.ok { print("connector  ok   \(connector.name): \(connector.detail)") }
         for warning in report.warnings { print("warning    !    \(warning)") }
         if !report.pendingMigrations.isEmpty {
             print("migrations      \(report.pendingMigrations.count) pending (\(report.pendingMigrations.joined(separator: ", "))): run `drawbridge migrate`")
