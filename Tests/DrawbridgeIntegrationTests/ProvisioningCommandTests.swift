@@ -162,6 +162,10 @@ import Testing
             #expect(status.stdout.contains("retrying after an error"), "\(status.stdout)")
             #expect(status.stdout.contains("mattermost provision erin after ") && status.stdout.contains("attempt(s), next try in 3"), "\(status.stdout)")
             #expect(status.stdout.contains("chat server unavailable"), "\(status.stdout)")
+            // What an alert would watch: retries counted, the queue and its oldest pending job on /metrics.
+            let metrics = try await browser.get("/metrics").body
+            #expect(metrics.contains("drawbridge_provisioning_job_runs_total{") && metrics.contains(#"result="retry""#), "\(metrics.prefix(2000))")
+            #expect(metrics.contains("drawbridge_provisioning_jobs{") && metrics.contains("drawbridge_provisioning_oldest_pending_seconds{"))
 
             try await chat.control("up")
             let retry = try CommandRunner.run(["provision", "retry", "--waiting", "--config", config])
@@ -222,6 +226,24 @@ import Testing
             #expect(rechecked.status == 0, "\(rechecked.stderr)")
             #expect(!(try await deactivated()), "--recheck asked chat and reactivated carol")
             #expect(try await chat.user(named: "carol")?["id"] as? String == carol, "the same account")
+        }
+    }
+
+    @Test func oldDoneJobsArePurgedAndFailedOnesKept() async throws {
+        try await withMattermost { _, _, dependencies, databases, _ in
+            try await TestDatabases.execute("""
+                INSERT INTO drawbridge.provisioning_jobs (connector, action, platform_user_id, user_login, state, done_at, created_at) VALUES
+                    ('mattermost', 'provision', '1', 'alice', 'done', now() - interval '40 days', now() - interval '40 days'),
+                    ('mattermost', 'update', '1', 'alice', 'done', now() - interval '2 days', now() - interval '2 days'),
+                    ('mattermost', 'provision', '2', 'erin', 'failed', NULL, now() - interval '40 days');
+                INSERT INTO drawbridge.provisioning_sync_runs (scope, started_at, finished_at) VALUES
+                    ('old', now() - interval '40 days', now() - interval '40 days'), ('recent', now(), now()), ('open', now() - interval '40 days', NULL);
+                """, on: databases.drawbridgeURL)
+            let store = try #require(dependencies.provisioning?.store)
+            #expect(try await store.purge(olderThan: .seconds(30 * 86_400)) == 1)
+            #expect(try await Self.jobs(databases) == ["update:done", "provision:failed"], "the recent done job and the failed one stay")
+            let runs = try await TestDatabases.strings("SELECT scope FROM drawbridge.provisioning_sync_runs ORDER BY id", on: databases.drawbridgeURL)
+            #expect(runs == ["recent", "open"], "an interrupted run is kept for its resume")
         }
     }
 }

@@ -59,7 +59,7 @@ public struct ProvisioningConfiguration: Sendable {
     ]
     /// Keys any connector may have, for the unknown-key check; the parser then checks them against the type.
     static let connectorKeys: Set<String> = keysByType.values.reduce(["type"]) { $0.union($1) }
-    static let provisioningKeys = ["provisioning.wait_budget", "provisioning.max_attempts", "provisioning.concurrency", "provisioning.poll_interval", "provisioning.lease"]
+    static let provisioningKeys = ["provisioning.wait_budget", "provisioning.max_attempts", "provisioning.concurrency", "provisioning.poll_interval", "provisioning.lease", "provisioning.keep_done"]
 }
 
 extension ConfigurationParser {
@@ -72,6 +72,8 @@ extension ConfigurationParser {
         // How long a claimed job is a worker's before another replica may take it (a worker that died mid-job).
         settings.lease = durationAllowingZero("provisioning.lease", default: settings.lease, problems: &problems)
         if settings.lease < .seconds(1) { problems.append(ConfigurationError("must be at least 1s", key: "provisioning.lease")) }
+        settings.keepDone = durationAllowingZero("provisioning.keep_done", default: settings.keepDone, problems: &problems)
+        if settings.keepDone < .seconds(3600) { problems.append(ConfigurationError("must be at least 1h (done jobs are how status and audits see what happened)", key: "provisioning.keep_done")) }
         let connectors = connectorNames.compactMap { parseConnector(named: $0, problems: &problems) }
         return ProvisioningConfiguration(connectors: connectors, settings: settings)
     }

@@ -160,6 +160,27 @@ public struct ProvisioningStore: Sendable {
             logger: logger))
     }
 
+    /// Forgets done jobs and finished sync runs older than `age` (failed jobs stay until someone retries them);
+    /// a batch at a time, so a first purge of a big table does not hold locks for long. Returns how many jobs.
+    @discardableResult
+    public func purge(olderThan age: Duration, batch: Int = 10_000) async throws -> Int {
+        let seconds = age.fractionalSeconds
+        let rows = try await client.query(
+            """
+            DELETE FROM \(unescaped: jobs) WHERE id IN (
+                SELECT id FROM \(unescaped: jobs) WHERE state = 'done' AND done_at < now() - make_interval(secs => \(seconds)) LIMIT \(batch)
+            ) RETURNING 1
+            """,
+            logger: logger
+        )
+        let purged = try await rows.collect().count
+        try await client.query(
+            "DELETE FROM \(unescaped: schema).provisioning_sync_runs WHERE finished_at < now() - make_interval(secs => \(seconds))",
+            logger: logger
+        )
+        return purged
+    }
+
     /// Failed jobs become pending again, with their attempts reset; returns how many.
     public func retryFailed(connector: String? = nil) async throws -> Int {
         let rows = try await client.query(

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -39,6 +40,18 @@ public final class ProvisioningWorker: Service, Sendable {
                         wake.yield()
                     }
                 }
+                // Housekeeping: the queue's gauges for /metrics, and now and then the purge of old done jobs.
+                group.addTask {
+                    var lastPurge: ContinuousClock.Instant?
+                    while !Task.isCancelled {
+                        await self.reportQueue()
+                        if lastPurge.map({ ContinuousClock.now - $0 > .seconds(3600) }) ?? true {
+                            await self.purgeOldJobs()
+                            lastPurge = .now
+                        }
+                        try? await Task.sleep(for: .seconds(15))
+                    }
+                }
                 for await _ in stream {
                     while !Task.isCancelled, await self.runDueJobs() > 0 {}
                 }
@@ -65,6 +78,33 @@ public final class ProvisioningWorker: Service, Sendable {
         return jobs.count
     }
 
+    /// Queue depth by connector and state, and the oldest pending job's age: what to alert on during a chat outage.
+    /// A state that emptied is set to 0, not left at its last value.
+    func reportQueue() async {
+        guard let rows = try? await provisioner.store.summary() else { return }
+        var seen: Set<String> = []
+        for row in rows {
+            seen.insert(row.connector + "/" + row.state)
+            Gauge(label: "drawbridge_provisioning_jobs", dimensions: [("connector", row.connector), ("state", row.state)]).record(row.count)
+        }
+        for connector in provisioner.connectors.keys {
+            for state in ["pending", "failed"] where !seen.contains(connector + "/" + state) {
+                Gauge(label: "drawbridge_provisioning_jobs", dimensions: [("connector", connector), ("state", state)]).record(0)
+            }
+            let oldest = rows.first { $0.connector == connector && $0.state == "pending" }?.oldest
+            Gauge(label: "drawbridge_provisioning_oldest_pending_seconds", dimensions: [("connector", connector)]).record(oldest.map { max(0, -$0.timeIntervalSinceNow) } ?? 0)
+        }
+    }
+
+    func purgeOldJobs() async {
+        do {
+            let purged = try await provisioner.store.purge(olderThan: settings.keepDone)
+            if purged > 0 { logger.info("purged old done provisioning jobs", metadata: ["count": "\(purged)", "older_than": "\(settings.keepDone)"]) }
+        } catch {
+            logger.warning("cannot purge old provisioning jobs", metadata: ["error": "\(PostgresErrorText.describe(error))"])
+        }
+    }
+
     /// Runs these jobs now, due or not, if nobody else holds them (the CLI's `provision user` and `deprovision`);
     /// returns how many it ran.
     @discardableResult
@@ -84,21 +124,28 @@ public final class ProvisioningWorker: Service, Sendable {
         do {
             let result = try await whileHoldingLease(job) { try await self.provisioner.run(job) }
             recorded = try? await provisioner.store.complete(job, result: result)
+            Self.count(job, "done")
             logger.info("provisioning job done", metadata: metadata.merging(["result": "\(result)"]) { $1 })
         } catch let error as ConnectorError {
             let retry: Duration? = if case .unavailable = error { RetrySchedule.delay(afterAttempt: job.attempts) } else { nil }
             logger.warning("provisioning job failed", metadata: metadata.merging(["error": "\(error)", "retry": "\(retry.map { "\($0)" } ?? "no")"]) { $1 })
             recorded = try? await provisioner.store.fail(job, error: error.description, retryAfter: retry)
+            Self.count(job, retry == nil || job.attempts >= job.maxAttempts ? "failed" : "retry")
         } catch {
             // Database trouble and the like: worth another try.
             let retry = RetrySchedule.delay(afterAttempt: job.attempts)
             logger.warning("provisioning job failed", metadata: metadata.merging(["error": "\(PostgresErrorText.describe(error))"]) { $1 })
             recorded = try? await provisioner.store.fail(job, error: PostgresErrorText.describe(error), retryAfter: retry)
+            Self.count(job, job.attempts >= job.maxAttempts ? "failed" : "retry")
         }
         // nil: the database did not answer; the lease runs out and the job is run again (connector calls are idempotent).
         if recorded == false {
             logger.warning("provisioning job outlived its lease and was taken up again; the later claim records the outcome", metadata: metadata)
         }
+    }
+
+    private static func count(_ job: ProvisioningJob, _ result: String) {
+        Counter(label: "drawbridge_provisioning_job_runs_total", dimensions: [("connector", job.connector), ("action", job.action.rawValue), ("result", result)]).increment()
     }
 
     /// Renews the job's lease every third of it while `body` runs, so a slow chat server (several calls at the
@@ -130,6 +177,8 @@ public struct ProvisioningSettings: Sendable {
     public var pollInterval: Duration
     /// How long a claimed job is this worker's before another may take it up.
     public var lease: Duration
+    /// How long done jobs and finished sync runs are kept (for `provision status` and audits) before they are purged.
+    public var keepDone: Duration = .seconds(30 * 86_400)
 
     public init(waitBudget: Duration = .seconds(2), maxAttempts: Int = 10, concurrency: Int = 8, pollInterval: Duration = .seconds(1), lease: Duration = .seconds(60)) {
         self.waitBudget = waitBudget
