@@ -246,4 +246,30 @@ import Testing
             #expect(runs == ["recent", "open"], "an interrupted run is kept for its resume")
         }
     }
+
+    @Test func anSSOAccountFromAnEarlierProviderIsAdoptedWithDrawbridgesID() async throws {
+        try await withMattermost { config, browser, dependencies, _, chat in
+            // alice already has a GitLab-SSO account in Mattermost, from the GitLab the company used before (auth_data 9001).
+            try await chat.control("users", ["username": "alice", "email": "alice@example.com", "auth_service": "gitlab", "auth_data": "9001"])
+            let before = try #require(try await chat.user(named: "alice")?["id"] as? String)
+            let provisioned = try CommandRunner.run(["provision", "user", "alice", "--config", config])
+            #expect(provisioned.status == 0, "\(provisioned.stderr)")
+            #expect(try await chat.user(named: "alice")?["auth_data"] as? String == "1", "auth_data set to the id /api/v4/user returns")
+
+            // So Mattermost's own GitLab login through Drawbridge finds that account, not a clash.
+            let secret = try #require(try await OAuthTestSupport.register(dependencies, id: "mattermost-sso", redirectURIs: [chat.url + "/signup/gitlab/complete"]))
+            let gateway = "http://127.0.0.1:\(browser.port)"
+            try await chat.control("config", [
+                "gitlab_enable": true, "gitlab_id": "mattermost-sso", "gitlab_secret": secret, "gitlab_auth_endpoint": gateway + "/oauth/authorize",
+                "gitlab_token_endpoint": gateway + "/oauth/token", "gitlab_user_api_endpoint": gateway + "/api/v4/user",
+            ])
+            _ = try await browser.signIn(username: "alice", password: PlatformFixture.password)
+            let chatBrowser = try chat.browser()
+            let authorized = try await browser.get(try #require(try await chatBrowser.get("/oauth/gitlab/login").locationPath))
+            let completed = try await chatBrowser.get(try #require(authorized.locationPath))
+            #expect(completed.status == 307, "\(completed.status) \(completed.header("X-Contract-Error-Id") ?? "")")
+            #expect(chatBrowser.cookies["MMUSERID"] == before)
+            #expect(try await chat.users().filter { $0["email"] as? String == "alice@example.com" }.count == 1)
+        }
+    }
 }

@@ -98,6 +98,12 @@ public struct MattermostConnector: ChatConnector {
             let service = byEmail["auth_service"] as? String ?? ""
             let id = byEmail["id"] as? String ?? ""
             if service == settings.authService, (byEmail["username"] as? String) == user.username {
+                // Same email, service and username: this user's. Mattermost blanks auth_data in answers (§3), so it is
+                // set rather than trusted, or an account from an earlier provider would make the SSO login fail.
+                let reply = try await http.send(.PUT, "/users/\(id)/auth", body: ["auth_data": String(user.numericID), "auth_service": settings.authService])
+                guard reply.status == 200 else {
+                    throw .rejected("could not link the \(name) account \(user.username) to its SSO id \(user.numericID): \(reply.errorID ?? reply.raw)")
+                }
                 return ChatAccount(connector: name, user: user, chatUserID: id)
             }
             if service.isEmpty {
