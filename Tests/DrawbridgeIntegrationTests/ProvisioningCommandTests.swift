@@ -272,4 +272,44 @@ import Testing
             #expect(try await chat.users().filter { $0["email"] as? String == "alice@example.com" }.count == 1)
         }
     }
+
+    static func syncJSON(_ config: String, _ extra: [String] = []) throws -> (status: Int32, report: [String: Any]) {
+        let result = try CommandRunner.run(["provision", "sync", "--json", "--config", config] + extra)
+        return (result.status, (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]) ?? ["stderr": result.stderr])
+    }
+
+    static func deactivated(_ report: [String: Any]) -> Int? {
+        ((report["connectors"] as? [String: Any])?["mattermost"] as? [String: Any])?["deactivated"] as? Int
+    }
+
+    @Test func accountsOfUsersGoneFromThePlatformAreDeactivatedButAMassDepartureOnlyReported() async throws {
+        try await withMattermost { config, _, _, databases, chat in
+            try await TestDatabases.execute("""
+                INSERT INTO public.accounts (login, email, full_name, is_active)
+                SELECT 'member' || n, 'member' || n || '@example.com', 'Member ' || n, true FROM generate_series(1, 30) AS n;
+                """, on: databases.platformURL)
+            #expect(try Self.syncJSON(config).status == 0)
+            func active(_ username: String) async throws -> Bool { (try await chat.user(named: username)?["delete_at"] as? Int ?? -1) == 0 }
+
+            // alice's row is deleted on the platform (not deactivated): the next sync deactivates her chat account.
+            try await TestDatabases.execute("DELETE FROM public.accounts WHERE login = 'alice'", on: databases.platformURL)
+            let dry = try Self.syncJSON(config, ["--dry-run"])
+            #expect(dry.status == 0 && Self.deactivated(dry.report) == 1, "\(dry.report)")
+            #expect(try await active("alice"), "a dry run changes nothing")
+            let departed = try Self.syncJSON(config)
+            #expect(departed.status == 0 && Self.deactivated(departed.report) == 1, "\(departed.report)")
+            #expect(!(try await active("alice")))
+            #expect(try await active("erin"))
+
+            // All 30 members vanish at once, as a wrong table or list_query would make it look: reported, not acted on.
+            try await TestDatabases.execute("DELETE FROM public.accounts WHERE login LIKE 'member%'", on: databases.platformURL)
+            let mass = try CommandRunner.run(["provision", "sync", "--config", config])
+            #expect(mass.status == 1)
+            #expect(mass.stdout.contains("mattermost: 30 active accounts belong to users no longer in the platform's table and were left active"), "\(mass.stdout)")
+            #expect(try await active("member7"))
+            let confirmed = try Self.syncJSON(config, ["--allow-mass-deactivation"])
+            #expect(confirmed.status == 0 && Self.deactivated(confirmed.report) == 30, "\(confirmed.report)")
+            #expect(!(try await active("member7")))
+        }
+    }
 }

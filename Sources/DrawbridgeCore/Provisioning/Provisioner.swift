@@ -65,6 +65,11 @@ public struct Provisioner: Sendable {
         return existing == nil ? "created \(connector.name) account \(account.username) (\(account.chatUserID))" : "\(connector.name) account \(account.username) is up to date"
     }
 
+    /// Deactivates an account whose platform user is gone from the platform's table (found by `provision sync`).
+    public func deactivateDeparted(_ account: ChatAccount, on connector: any ChatConnector) async throws {
+        try await deactivate(account, on: connector)
+    }
+
     private func deactivate(_ account: ChatAccount, on connector: any ChatConnector) async throws {
         try await connector.deactivate(account)
         var deactivated = account

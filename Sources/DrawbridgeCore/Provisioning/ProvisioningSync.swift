@@ -24,6 +24,10 @@ public struct ProvisioningSync: Sendable {
         /// Call chat for every linked user too, instead of trusting Drawbridge's records: repairs what was changed
         /// in chat (an account deactivated, deleted or edited there, a default team added since). Slower.
         public var recheck: Bool
+        /// Deactivate the accounts of users gone from the platform's table even when they are many (more than 10 and
+        /// more than 5 % of a connector's active accounts): otherwise that many is taken for a mistake (a wrong table or
+        /// list_query) and only reported.
+        public var allowMassDeactivation = false
 
         public init(connectors: [String] = [], since: Date? = nil, sinceLabel: String? = nil, dryRun: Bool = false, concurrency: Int = 16, pageSize: Int = 500, restart: Bool = false, recheck: Bool = false) {
             self.recheck = recheck
@@ -54,6 +58,9 @@ public struct ProvisioningSync: Sendable {
         public var total: Int
         public var elapsed: Duration
         public var dryRun: Bool
+        /// By connector: accounts whose platform user is gone that were NOT deactivated, being too many (see
+        /// `Options.allowMassDeactivation`).
+        public var departedHeldBack: [String: Int] = [:]
     }
 
     let provisioner: Provisioner
@@ -120,6 +127,7 @@ public struct ProvisioningSync: Sendable {
         let started = ContinuousClock.now
         let state = SyncTally(seen: run.seen, counts: run.counts)
         let runID = run.id
+        var seenInDryRun: Set<String> = []
         let report = { @Sendable in
             let snapshot = state.withLock { $0 }
             progress(Progress(seen: snapshot.seen, total: total, counts: snapshot.counts, elapsed: ContinuousClock.now - started, resumedFrom: resumedFrom))
@@ -155,10 +163,30 @@ public struct ProvisioningSync: Sendable {
             }
             run.cursor = last.id
             (run.seen, run.counts) = state.withLock { ($0.seen, $0.counts) }
-            if !options.dryRun { try await syncStore.checkpoint(run) }
+            if options.dryRun {
+                seenInDryRun.formUnion(page.map(\.id))
+            } else {
+                try await syncStore.markSeen(run: run.id, platformUserIDs: page.map(\.id))
+                try await syncStore.checkpoint(run)
+            }
             report()
             if page.count < options.pageSize { break }
         }
+        var heldBack: [String: Int] = [:]
+        for connector in connectors {
+            let departed = options.dryRun
+                ? try await syncStore.departed(connector: connector.name, seen: seenInDryRun, startedAt: run.startedAt)
+                : try await syncStore.departed(run: run, connector: connector.name)
+            guard !departed.isEmpty else { continue }
+            let limit = max(10, try await syncStore.activeAccounts(connector: connector.name) / 20)
+            guard departed.count <= limit || options.allowMassDeactivation else {
+                heldBack[connector.name] = departed.count
+                logger.warning("accounts of users gone from the platform left active: too many", metadata: ["connector": "\(connector.name)", "count": "\(departed.count)"])
+                continue
+            }
+            try await deactivateDeparted(departed, on: connector, run: runID, options: options, tally: state)
+        }
+        report()
         (run.seen, run.counts) = state.withLock { ($0.seen, $0.counts) }
         var failures: [SyncFailure] = []
         if !options.dryRun {
@@ -168,7 +196,39 @@ public struct ProvisioningSync: Sendable {
         }
         report()
         return Report(run: options.dryRun ? nil : run, counts: run.counts, failures: failures, seen: run.seen, total: total,
-                      elapsed: ContinuousClock.now - started, dryRun: options.dryRun)
+                      elapsed: ContinuousClock.now - started, dryRun: options.dryRun, departedHeldBack: heldBack)
+    }
+
+    /// Accounts whose platform user is gone from the platform's table: deactivated (never deleted), with the
+    /// run's concurrency; a failure is recorded against the account's chat username, the login being gone too.
+    private func deactivateDeparted(_ accounts: [ChatAccount], on connector: any ChatConnector, run: Int64, options: Options, tally: SyncTally) async throws {
+        guard !options.dryRun else {
+            tally.withLock { $0.counts[connector.name, default: SyncCounts()].deactivated += accounts.count }
+            return
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var inFlight = 0
+            for account in accounts {
+                if inFlight >= options.concurrency {
+                    try await group.next()
+                    inFlight -= 1
+                }
+                inFlight += 1
+                group.addTask {
+                    do {
+                        try await self.provisioner.deactivateDeparted(account, on: connector)
+                        tally.withLock { $0.counts[connector.name, default: SyncCounts()].add(.deactivated) }
+                    } catch let error as ConnectorError {
+                        try await self.syncStore.recordFailure(run: run, SyncFailure(
+                            connector: connector.name, platformUserID: account.platformUserID, login: account.username, action: "deactivate",
+                            error: "gone from the platform: \(error)"
+                        ))
+                        tally.withLock { $0.counts[connector.name, default: SyncCounts()].add(.failed) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
     }
 
     /// How many users in a row may find a connector unavailable (after their retries) before the run stops:

@@ -8,7 +8,8 @@ extension ProvisionCommand {
         static let configuration = CommandConfiguration(
             abstract: "Bring every platform user's chat accounts in step: create, update, deactivate.",
             discussion: """
-                Walks the platform's users in id order. An interrupted run (Ctrl-C, a crash) resumes where it \
+                Walks the platform's users in id order, then deactivates the chat accounts of users no longer in the \
+                platform's table. An interrupted run (Ctrl-C, a crash) resumes where it \
                 stopped when run again with the same connectors and --since; --restart starts over. Users whose \
                 chat account could not be brought in step are listed at the end, with why; the exit status is 1 \
                 when there were any.
@@ -26,6 +27,10 @@ extension ProvisionCommand {
             "Ask chat about every linked user too, and repair what was changed there.",
             discussion: "Without it, sync goes by Drawbridge's own records and calls chat only for users that need a change. With it, accounts deactivated, deleted or edited in chat, and default teams added since, are put right; those users are counted as unchanged (in step now). One or more chat calls per user: slower."
         )) var recheck = false
+        @Flag(help: ArgumentHelp(
+            "Deactivate the accounts of users gone from the platform's table even when they are many.",
+            discussion: "Accounts whose platform user is no longer in the table are deactivated at the end of a run. More than 10 of them, and more than 5 % of a connector's active accounts, looks like a wrong table or list_query, so they are only reported unless this is given."
+        )) var allowMassDeactivation = false
         @Flag(help: "Print the summary as JSON.") var json = false
 
         func validate() throws {
@@ -43,17 +48,19 @@ extension ProvisionCommand {
         }
 
         func run() async throws {
-            let syncOptions = ProvisioningSync.Options(
+            var syncOptions = ProvisioningSync.Options(
                 connectors: connector, since: since.flatMap { Self.parseSince($0) }, sinceLabel: since, dryRun: dryRun, concurrency: concurrency, restart: restart, recheck: recheck
             )
+            syncOptions.allowMassDeactivation = allowMassDeactivation
             let display = SyncProgressDisplay(interactive: isatty(STDERR_FILENO) == 1)
             let interrupt = InterruptNotice.install()
             defer { interrupt.cancel() }
+            let finalOptions = syncOptions
             // A chat server that cannot be used (checked before the first user) or that stopped answering: one line, exit 2.
             let report = try await ProvisionCommand.withContext(options, timeout: nil) { context in
                 let sync = ProvisioningSync(provisioner: context.provisioner, directory: context.directory, syncStore: context.syncStore, logger: context.logger)
                 do {
-                    return try await sync.run(syncOptions) { display.update($0) }
+                    return try await sync.run(finalOptions) { display.update($0) }
                 } catch let error as ConnectorError {
                     display.finish()
                     CommandOutput.error(error.description)
@@ -70,7 +77,7 @@ extension ProvisionCommand {
             } else {
                 print(SyncSummary(report).table)
             }
-            if !report.failures.isEmpty { throw ExitCode.failure }
+            if !report.failures.isEmpty || !report.departedHeldBack.isEmpty { throw ExitCode.failure }
         }
     }
 }
@@ -82,10 +89,13 @@ struct SyncSummary: Encodable {
     var seconds: Double
     var connectors: [String: SyncCounts]
     var failures: [SyncFailure]
+    /// By connector: accounts of users gone from the platform left active, being too many to be believed.
+    var departedNotDeactivated: [String: Int]
 
     enum CodingKeys: String, CodingKey {
         case users, seconds, connectors, failures
         case dryRun = "dry_run"
+        case departedNotDeactivated = "departed_not_deactivated"
     }
 
     init(_ report: ProvisioningSync.Report) {
@@ -94,6 +104,7 @@ struct SyncSummary: Encodable {
         seconds = report.elapsed.fractionalSeconds
         connectors = report.counts
         failures = report.failures
+        departedNotDeactivated = report.departedHeldBack
     }
 
     var table: String {
@@ -104,6 +115,11 @@ struct SyncSummary: Encodable {
             table.rows.append([name, "\(counts.created)", "\(counts.updated)", "\(counts.deactivated)", "\(counts.unchanged)", "\(counts.failed)"])
         }
         lines.append(table.rendered)
+        for (name, count) in departedNotDeactivated.sorted(by: { $0.key < $1.key }) {
+            lines.append("\n\(name): \(count) active accounts belong to users no longer in the platform's table and were left active: that many "
+                + "(over 10, and over 5 % of its accounts) looks like a wrong directory table or list_query. Check `drawbridge provision drift`; "
+                + "if they really left, run again with --allow-mass-deactivation.")
+        }
         if !failures.isEmpty {
             lines.append("\n\(failures.count) user account(s) could not be brought in step (fix, then run `drawbridge provision sync` again):")
             for failure in failures.prefix(50) {
