@@ -17,6 +17,8 @@ struct ConnectorHTTP: Sendable {
     let baseURL: String
     let headers: [(String, String)]
     let timeout: Duration
+    /// What a 401 or 403 means for this server, in the error an admin reads.
+    var refusal = "the admin token is missing, wrong or lacks permission"
 
     struct Reply {
         var status: Int
@@ -70,7 +72,7 @@ struct ConnectorHTTP: Sendable {
             throw .unavailable("\(method.rawValue) \(path) answered \(status) \(reply.errorID ?? reply.raw)")
         }
         if status == 401 || status == 403 {
-            throw .rejected("\(method.rawValue) \(path) answered \(status): the admin token is missing, wrong or lacks permission (\(reply.errorID ?? reply.raw))")
+            throw .rejected("\(method.rawValue) \(path) answered \(status): \(refusal) (\(reply.errorID ?? reply.raw))")
         }
         return reply
     }

@@ -80,11 +80,12 @@ public struct WebhookConnector: ChatConnector {
         guard let body = try? JSONSerialization.data(withJSONObject: envelope, options: [.sortedKeys]) else {
             throw .rejected("could not encode the \(event.rawValue) event")
         }
-        let http = ConnectorHTTP(baseURL: settings.url, headers: [
+        var http = ConnectorHTTP(baseURL: "", headers: [
             ("X-Drawbridge-Event", event.rawValue),
             ("X-Drawbridge-Signature", Self.signature(body: Array(body), secret: settings.secret, timestamp: timestamp)),
         ], timeout: settings.timeout)
-        let reply = try await http.send(.POST, "", rawJSON: Array(body))
+        http.refusal = "the receiver refused the event; check that it verifies X-Drawbridge-Signature with the configured secret"
+        let reply = try await http.send(.POST, settings.url, rawJSON: Array(body))
         guard (200..<300).contains(reply.status) else {
             throw .rejected("the \(name) webhook answered \(reply.status) to \(event.rawValue): \(reply.raw)")
         }
