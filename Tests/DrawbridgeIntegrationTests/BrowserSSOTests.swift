@@ -101,11 +101,7 @@ import Testing
             let secret = try #require(try await OAuthTestSupport.register(dependencies, id: "mattermost-sso", redirectURIs: [chatURL + "/signup/gitlab/complete"]))
             // The browser is sent to the authorize endpoint through nginx; Mattermost calls the token and user
             // endpoints itself, server to server, on Drawbridge's loopback address.
-            let gateway = "http://127.0.0.1:\(api.port)"
-            try await chat.control("config", [
-                "gitlab_enable": true, "gitlab_id": "mattermost-sso", "gitlab_secret": secret, "gitlab_auth_endpoint": ssoURL + "/oauth/authorize",
-                "gitlab_token_endpoint": gateway + "/oauth/token", "gitlab_user_api_endpoint": gateway + "/api/v4/user",
-            ])
+            try await chat.enableGitLabSSO(gateway: "http://127.0.0.1:\(api.port)", clientID: "mattermost-sso", secret: secret, authorizeBase: ssoURL)
             let arguments = ["--drawbridge-port", "\(api.port)", "--nginx-port", "\(nginxPort)", "--username", "alice",
                              "--expect-email", "alice@example.com", "--mattermost-port", "\(chat.port)"]
             try await body(MattermostSetup(dependencies: dependencies, databases: databases, chat: chat, driverArguments: arguments))

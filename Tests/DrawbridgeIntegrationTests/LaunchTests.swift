@@ -20,11 +20,7 @@ import Testing
             )
         }) { api, dependencies, _ in
             let secret = try #require(try await OAuthTestSupport.register(dependencies, id: "mattermost-sso", redirectURIs: [chat.url + "/signup/gitlab/complete"]))
-            let gateway = "http://127.0.0.1:\(api.port)"
-            try await chat.control("config", [
-                "gitlab_enable": true, "gitlab_id": "mattermost-sso", "gitlab_secret": secret, "gitlab_auth_endpoint": gateway + "/oauth/authorize",
-                "gitlab_token_endpoint": gateway + "/oauth/token", "gitlab_user_api_endpoint": gateway + "/api/v4/user",
-            ])
+            try await chat.enableGitLabSSO(gateway: "http://127.0.0.1:\(api.port)", clientID: "mattermost-sso", secret: secret)
             // The platform's backend hands its signed-in user over, straight to the launch link.
             let token = try await dependencies.serviceTokens.add(name: "platform")
             let issued = try await api.send(.POST, "/api/v1/handoff", body: #"{"user": "alice", "redirect": "/launch/mattermost?redirect_to=/town/channels/off-topic"}"#,

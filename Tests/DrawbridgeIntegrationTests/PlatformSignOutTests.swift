@@ -36,11 +36,7 @@ import Testing
         }) { browser, dependencies, databases in
             try await TestDatabases.execute(Self.webSessions, on: databases.platformURL)
             let secret = try #require(try await OAuthTestSupport.register(dependencies, id: "mattermost-sso", redirectURIs: [chat.url + "/signup/gitlab/complete"]))
-            let gateway = "http://127.0.0.1:\(browser.port)"
-            try await chat.control("config", [
-                "gitlab_enable": true, "gitlab_id": "mattermost-sso", "gitlab_secret": secret, "gitlab_auth_endpoint": gateway + "/oauth/authorize",
-                "gitlab_token_endpoint": gateway + "/oauth/token", "gitlab_user_api_endpoint": gateway + "/api/v4/user",
-            ])
+            try await chat.enableGitLabSSO(gateway: "http://127.0.0.1:\(browser.port)", clientID: "mattermost-sso", secret: secret)
             try await body(browser, try chat.browser(), databases, chat, dependencies)
         }
     }

@@ -101,11 +101,7 @@ import Testing
     @Test func deprovisionHoldsUntilProvisionUserLiftsIt() async throws {
         try await withMattermost { config, browser, dependencies, databases, chat in
             let secret = try #require(try await OAuthTestSupport.register(dependencies, id: "mattermost-sso", redirectURIs: [chat.url + "/signup/gitlab/complete"]))
-            let gateway = "http://127.0.0.1:\(browser.port)"
-            try await chat.control("config", [
-                "gitlab_enable": true, "gitlab_id": "mattermost-sso", "gitlab_secret": secret, "gitlab_auth_endpoint": gateway + "/oauth/authorize",
-                "gitlab_token_endpoint": gateway + "/oauth/token", "gitlab_user_api_endpoint": gateway + "/api/v4/user",
-            ])
+            try await chat.enableGitLabSSO(gateway: "http://127.0.0.1:\(browser.port)", clientID: "mattermost-sso", secret: secret)
             _ = try await browser.signIn(username: "alice", password: PlatformFixture.password)
             let id = try #require(try await chat.user(named: "alice")?["id"] as? String)
             func deactivated() async throws -> Bool { (try await chat.user(named: "alice")?["delete_at"] as? Int ?? 0) > 0 }
@@ -258,11 +254,7 @@ import Testing
 
             // So Mattermost's own GitLab login through Drawbridge finds that account, not a clash.
             let secret = try #require(try await OAuthTestSupport.register(dependencies, id: "mattermost-sso", redirectURIs: [chat.url + "/signup/gitlab/complete"]))
-            let gateway = "http://127.0.0.1:\(browser.port)"
-            try await chat.control("config", [
-                "gitlab_enable": true, "gitlab_id": "mattermost-sso", "gitlab_secret": secret, "gitlab_auth_endpoint": gateway + "/oauth/authorize",
-                "gitlab_token_endpoint": gateway + "/oauth/token", "gitlab_user_api_endpoint": gateway + "/api/v4/user",
-            ])
+            try await chat.enableGitLabSSO(gateway: "http://127.0.0.1:\(browser.port)", clientID: "mattermost-sso", secret: secret)
             _ = try await browser.signIn(username: "alice", password: PlatformFixture.password)
             let chatBrowser = try chat.browser()
             let authorized = try await browser.get(try #require(try await chatBrowser.get("/oauth/gitlab/login").locationPath))

@@ -56,11 +56,7 @@ import Testing
     @Test func mattermostsOwnGitLabLoginFindsTheProvisionedAccount() async throws {
         try await withMattermost { browser, dependencies, _, chat in
             let secret = try #require(try await OAuthTestSupport.register(dependencies, id: "mattermost-sso", redirectURIs: [chat.url + "/signup/gitlab/complete"]))
-            let gateway = "http://127.0.0.1:\(browser.port)"
-            try await chat.control("config", [
-                "gitlab_enable": true, "gitlab_id": "mattermost-sso", "gitlab_secret": secret, "gitlab_auth_endpoint": gateway + "/oauth/authorize",
-                "gitlab_token_endpoint": gateway + "/oauth/token", "gitlab_user_api_endpoint": gateway + "/api/v4/user",
-            ])
+            try await chat.enableGitLabSSO(gateway: "http://127.0.0.1:\(browser.port)", clientID: "mattermost-sso", secret: secret)
             _ = try await browser.signIn(username: "alice", password: PlatformFixture.password)
             let provisioned = try #require(try await chat.user(named: "alice"))
 

@@ -75,6 +75,16 @@ final class ContractServer: @unchecked Sendable {
         _ = try await response.body.collect(upTo: 1 << 20)
     }
 
+    /// Turns on the Mattermost stand-in's GitLab SSO against Drawbridge at `gateway` (server-to-server calls),
+    /// with `authorizeBase` where browsers are sent to sign in (a proxy in front, say; `gateway` by default).
+    func enableGitLabSSO(gateway: String, clientID: String, secret: String, authorizeBase: String? = nil) async throws {
+        try await control("config", [
+            "gitlab_enable": true, "gitlab_id": clientID, "gitlab_secret": secret,
+            "gitlab_auth_endpoint": (authorizeBase ?? gateway) + "/oauth/authorize",
+            "gitlab_token_endpoint": gateway + "/oauth/token", "gitlab_user_api_endpoint": gateway + "/api/v4/user",
+        ])
+    }
+
     /// A browser's view of this server: its own cookie jar, as a real browser keeps per host.
     func browser() throws -> Browser {
         Browser(port: port, publicURL: try PublicURL(parsing: url))
