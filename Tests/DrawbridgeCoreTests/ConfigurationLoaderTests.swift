@@ -89,6 +89,25 @@ import Testing
         #expect(misplaced.contains { $0.contains("connectors.rocketchat.client_url") && $0.contains("not a setting of a rocketchat connector") }, "\(misplaced)")
     }
 
+    @Test func provisioningSettingsAndTheOAuthClientOfEachConnectorAreRead() async throws {
+        let configured = try await load(Self.valid + """
+
+            connectors:
+              mattermost: { url: "http://mattermost:8065", token: t, oauth_client: mm }
+              rocketchat: { url: "http://rocket:3000", token: t, user_id: u, oauth_client: rc }
+              events: { type: webhook, url: "http://hooks:9000/", secret: s }
+            provisioning: { wait_budget: 1s, lease: 90s, keep_done: 7d }
+            """)
+        #expect(configured.provisioning.settings.keepDone == .seconds(7 * 86_400))
+        #expect(configured.provisioning.settings.lease == .seconds(90))
+        let clients = Dictionary(uniqueKeysWithValues: configured.provisioning.connectors.map { ($0.name, $0.connector.oauthClientID) })
+        #expect(clients == ["mattermost": "mm", "rocketchat": "rc", "events": nil])
+        let fromEnvironment = try await load(Self.valid, environment: ["DRAWBRIDGE_PROVISIONING_KEEP_DONE": "48h"])
+        #expect(fromEnvironment.provisioning.settings.keepDone == .seconds(48 * 3600))
+        let tooShort = await problems(Self.valid + "\nprovisioning: { keep_done: 10m }\n")
+        #expect(tooShort.contains { $0.contains("provisioning.keep_done") && $0.contains("at least 1h") }, "\(tooShort)")
+    }
+
     @Test func readsEveryDocumentedKey() async throws {
         let configuration = try await load(Self.valid)
         #expect(configuration.http.host == "0.0.0.0")

@@ -18,7 +18,7 @@ public enum ConfigurationKeys {
         "oauth.refresh_reuse_grace", "oauth.default_scope",
         "cache.lifetime", "cache.listen",
         "keys.encryption_key", "keys.algorithm",
-        "provisioning.wait_budget", "provisioning.max_attempts", "provisioning.concurrency", "provisioning.poll_interval", "provisioning.lease",
+        "provisioning.wait_budget", "provisioning.max_attempts", "provisioning.concurrency", "provisioning.poll_interval", "provisioning.lease", "provisioning.keep_done",
         "log.level", "log.format",
     ]
 

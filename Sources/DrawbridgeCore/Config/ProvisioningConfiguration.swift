@@ -59,7 +59,6 @@ public struct ProvisioningConfiguration: Sendable {
     ]
     /// Keys any connector may have, for the unknown-key check; the parser then checks them against the type.
     static let connectorKeys: Set<String> = keysByType.values.reduce(["type"]) { $0.union($1) }
-    static let provisioningKeys = ["provisioning.wait_budget", "provisioning.max_attempts", "provisioning.concurrency", "provisioning.poll_interval", "provisioning.lease", "provisioning.keep_done"]
 }
 
 extension ConfigurationParser {
