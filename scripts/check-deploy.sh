@@ -3,7 +3,9 @@
 #
 #   systemd     systemd-analyze verify (on a copy whose ExecStart points at an existing stub) and
 #               `security --offline` with an exposure threshold; required hardening lines;
-#               credentials wired to DRAWBRIDGE_<KEY>_FILE
+#               credentials wired to DRAWBRIDGE_<KEY>_FILE; the same for drawbridge-sync.service,
+#               which must mirror drawbridge.service (user, environment, credentials, sandbox,
+#               binary, --config); drawbridge-sync.timer verified next to it, OnCalendar parsed
 #   nginx       deploy/nginx/test/run.sh: render, nginx -t, start on loopback, requests against
 #               stub upstreams (auth_request wiring, identity and forwarded headers, cookies)
 #   traefik     YAML lint and the structure Traefik needs (routers -> services/middlewares,
@@ -11,10 +13,13 @@
 #   caddy       caddy validate / adapt / fmt (apt's caddy), header stripping before forward_auth, and
 #               a live run of the Caddyfile (plain http on loopback) against the same stubs
 #   kubernetes  every manifest against the Kubernetes JSON schemas (kubernetes-validate --strict),
-#               cross-references (names, labels, selectors, secret file names), kustomization
+#               cross-references (names, labels, selectors, secret file names), kustomization; the
+#               sync CronJob: Forbid, a deadline, and the Deployment's image, env, mounts and contexts
 #   container   hadolint, every COPY source exists, bundle/product names match Package.swift
-#   config      every DRAWBRIDGE_* name and YAML key in the kit is one Drawbridge knows; with a
-#               built binary, the Kubernetes config and the systemd overrides are loaded by it
+#   config      every DRAWBRIDGE_* name and YAML key in the kit is one Drawbridge knows; the example
+#               config's commented-out connectors show every key of each type and no other; with a
+#               built binary, the Kubernetes config, the systemd overrides and the example config
+#               (connectors uncommented) are loaded by it, and the sync command lines are run by it
 #   docs        relative links resolve; CLI flags used in docs/setup exist
 #   scripts     shellcheck
 #
@@ -27,6 +32,7 @@
 # anything failed.
 #
 #   scripts/check-deploy.sh [--quiet]     # --quiet: only FAIL lines and the summary
+#   DRAWBRIDGE_BIN=/path/to/drawbridge scripts/check-deploy.sh   # a binary built elsewhere
 set -uo pipefail
 # `… | tally` counts in this shell, not in a subshell (job control is off in scripts).
 shopt -s lastpipe
@@ -121,46 +127,78 @@ env = {"DRAWBRIDGE_" + k.upper().replace(".", "_"): k for k in keys}
 read = set()
 for path in (root / "Sources").rglob("*.swift"):
     read.update(re.findall(r'"(DRAWBRIDGE_[A-Z_]+)"', path.read_text()))
-print(json.dumps({"keys": keys, "secrets": secrets, "env": env, "extra_env": sorted(set(non_key) | read)}))
+# The keys of each connector type (connectors.<name>.<key>, DRAWBRIDGE_CONNECTORS_<NAME>_<KEY>[_FILE]).
+prov = (root / "Sources/DrawbridgeCore/Config/ProvisioningConfiguration.swift").read_text()
+m = re.search(r"static let keysByType[^=]*=\s*\[(.*?)\n\s*\]", prov, re.S)
+by_type = {t: re.findall(r'"([^"]+)"', ks) for t, ks in re.findall(r'"(\w+)":\s*\[([^\]]*)\]', m.group(1))} if m else {}
+print(json.dumps({"keys": keys, "secrets": secrets, "env": env, "extra_env": sorted(set(non_key) | read),
+                  "connector_keys": by_type}))
 EOF
 if ! "$vpython" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["keys"]) > 10 and d["secrets"]' "$tmp/known.json" 2>/dev/null; then
     fail "config: could not read the key list from Sources/DrawbridgeCore/Config/ConfigurationKeys.swift"
 fi
+if ! "$vpython" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert {"mattermost","rocketchat","synapse","webhook"} <= set(d["connector_keys"]) and all("url" in k for k in d["connector_keys"].values())' "$tmp/known.json" 2>/dev/null; then
+    fail "config: could not read the connector keys (keysByType) from Sources/DrawbridgeCore/Config/ProvisioningConfiguration.swift"
+fi
 
 # --- systemd -------------------------------------------------------------------------------------------
-unit="deploy/systemd/drawbridge.service"
-if [ ! -f "$unit" ]; then
-    fail "systemd: $unit is missing"
-elif command -v systemd-analyze >/dev/null 2>&1; then
+# drawbridge.service (serve), and drawbridge-sync.service + .timer (the nightly `provision sync --all`).
+sdir="deploy/systemd"
+unit="$sdir/drawbridge.service"
+sync_unit="$sdir/drawbridge-sync.service"
+sync_timer="$sdir/drawbridge-sync.timer"
+systemd_files=()
+for f in "$unit" "$sync_unit" "$sync_timer"; do
+    if [ -f "$f" ]; then systemd_files+=("$f"); else fail "systemd: $f is missing"; fi
+done
+if command -v systemd-analyze >/dev/null 2>&1; then
     mkdir -p "$tmp/systemd/bin"
     # The real ExecStart path does not exist here; a stub at another path makes verify check the
-    # rest instead of stopping at "not executable".
+    # rest instead of stopping at "not executable". The timer is verified next to its service.
     printf '#!/bin/sh\nexit 0\n' > "$tmp/systemd/bin/drawbridge" && chmod 755 "$tmp/systemd/bin/drawbridge"
-    sed "s|/usr/local/bin/drawbridge|$tmp/systemd/bin/drawbridge|g" "$unit" > "$tmp/systemd/drawbridge.service"
-    if grep -q '/usr/local/bin/drawbridge' "$tmp/systemd/drawbridge.service" || ! grep -q "$tmp/systemd/bin/drawbridge" "$tmp/systemd/drawbridge.service"; then
-        fail "systemd: could not point ExecStart at the stub (the unit no longer uses /usr/local/bin/drawbridge?)"
-    fi
-    verify_out="$(systemd-analyze verify --man=no "$tmp/systemd/drawbridge.service" 2>&1)"
-    verify_rc=$?
-    if [ $verify_rc -ne 0 ] || [ -n "$verify_out" ]; then
-        while IFS= read -r line; do fail "systemd: verify: ${line//$tmp\/systemd\//}"; done <<< "${verify_out:-exit status $verify_rc}"
-    else
-        ok "systemd: systemd-analyze verify $unit: no warnings ($(systemd-analyze --version | head -n 1))"
-    fi
-    security_out="$(systemd-analyze security --offline=true --threshold=20 "$tmp/systemd/drawbridge.service" 2>&1)"
-    security_rc=$?
-    exposure="$(printf '%s\n' "$security_out" | grep -o 'Overall exposure level for [^:]*: [0-9.]*' | grep -o '[0-9.]*$')"
-    if [ $security_rc -eq 0 ] && [ -n "$exposure" ]; then
-        ok "systemd: systemd-analyze security --offline: exposure $exposure (threshold 2.0)"
-    else
-        fail "systemd: systemd-analyze security --offline: exposure ${exposure:-unknown} is above 2.0 (or the check failed)"
+    for f in "${systemd_files[@]}"; do
+        sed "s|/usr/local/bin/drawbridge|$tmp/systemd/bin/drawbridge|g" "$f" > "$tmp/systemd/${f##*/}"
+    done
+    for f in "${systemd_files[@]}"; do
+        copy="$tmp/systemd/${f##*/}"
+        if [[ "$f" == *.service ]] && { grep -q '/usr/local/bin/drawbridge' "$copy" || ! grep -q "$tmp/systemd/bin/drawbridge" "$copy"; }; then
+            fail "systemd: could not point ExecStart of $f at the stub (it no longer uses /usr/local/bin/drawbridge?)"
+        fi
+        verify_out="$(systemd-analyze verify --man=no "$copy" 2>&1)"
+        verify_rc=$?
+        if [ $verify_rc -ne 0 ] || [ -n "$verify_out" ]; then
+            while IFS= read -r line; do fail "systemd: verify: ${line//$tmp\/systemd\//}"; done <<< "${verify_out:-exit status $verify_rc}"
+        else
+            ok "systemd: systemd-analyze verify $f: no warnings ($(systemd-analyze --version | head -n 1))"
+        fi
+        [[ "$f" == *.service ]] || continue
+        security_out="$(systemd-analyze security --offline=true --threshold=20 "$copy" 2>&1)"
+        security_rc=$?
+        exposure="$(printf '%s\n' "$security_out" | grep -o 'Overall exposure level for [^:]*: [0-9.]*' | grep -o '[0-9.]*$')"
+        if [ $security_rc -eq 0 ] && [ -n "$exposure" ]; then
+            ok "systemd: systemd-analyze security --offline $f: exposure $exposure (threshold 2.0)"
+        else
+            fail "systemd: systemd-analyze security --offline $f: exposure ${exposure:-unknown} is above 2.0 (or the check failed)"
+        fi
+    done
+    if [ -f "$sync_timer" ]; then
+        calendar="$(sed -n 's/^OnCalendar=//p' "$sync_timer" | head -n 1)"
+        if [ -n "$calendar" ] && out="$(systemd-analyze calendar "$calendar" 2>&1)"; then
+            ok "systemd: $sync_timer: OnCalendar=$calendar is a calendar spec (systemd-analyze calendar: next $(printf '%s\n' "$out" | sed -n 's/^ *Next elapse: //p'))"
+        else
+            fail "systemd: $sync_timer: OnCalendar=${calendar:-(none)} is not a calendar spec: $(printf '%s' "${out:-}" | head -n 1)"
+        fi
     fi
 fi
-if [ -f "$unit" ]; then
+check_rules() { # FILE, rules on stdin: `EXTENDED-REGEX ==> what`
+    local file="$1" rule pattern what
     while IFS= read -r rule; do
         pattern="${rule%% ==> *}" what="${rule#* ==> }"
-        if grep -Eq "$pattern" "$unit"; then ok "systemd: $what"; else fail "systemd: $unit lacks $what"; fi
-    done <<'EOF'
+        if grep -Eq "$pattern" "$file"; then ok "systemd: ${file##*/}: $what"; else fail "systemd: $file lacks $what"; fi
+    done
+}
+if [ -f "$unit" ]; then
+    check_rules "$unit" <<'EOF'
 ^(DynamicUser=yes|User=[a-z_][a-z0-9_-]*)$ ==> a dedicated or dynamic user
 ^(ExecStartPre=[^ ]*drawbridge migrate|ExecStart=[^ ]*drawbridge serve .*--migrate) ==> migrations before serving
 ^ExecStart=/usr/local/bin/drawbridge serve  ==> ExecStart=/usr/local/bin/drawbridge serve
@@ -176,36 +214,125 @@ if [ -f "$unit" ]; then
 ^TimeoutStopSec=[0-9]+ ==> TimeoutStopSec= for the graceful stop
 ^KillSignal=SIGTERM$ ==> KillSignal=SIGTERM
 EOF
-    # Every DRAWBRIDGE_<KEY>_FILE=%d/NAME must name a LoadCredential, and every secret key be wired.
-    "$vpython" - "$unit" "$tmp/known.json" <<'EOF' | tally
-import json, re, sys
-unit = open(sys.argv[1]).read()
-known = json.load(open(sys.argv[2]))
-creds = set(re.findall(r"^LoadCredential=([^:\n]+):", unit, re.M))
-wired = dict(re.findall(r"^Environment=(DRAWBRIDGE_[A-Z_]+_FILE)=%d/(\S+)$", unit, re.M))
-for var, name in sorted(wired.items()):
-    if name not in creds:
-        print(f"FAIL: systemd: {var}=%d/{name} names no LoadCredential= (have: {', '.join(sorted(creds))})")
-    elif var[:-5] not in known["env"]:
-        print(f"FAIL: systemd: {var} is not DRAWBRIDGE_<KEY>_FILE of a known key")
-    else:
-        print(f"ok: systemd: {var} reads credential {name}")
-for secret in known["secrets"]:
-    var = "DRAWBRIDGE_" + secret.upper().replace(".", "_") + "_FILE"
-    if var not in wired:
-        print(f"FAIL: systemd: secret {secret} is not loaded from a credential ({var}=%d/…)")
-for name in sorted(creds - set(wired.values())):
-    print(f"FAIL: systemd: LoadCredential={name} is loaded but never used")
+fi
+if [ -f "$sync_unit" ]; then
+    check_rules "$sync_unit" <<'EOF'
+^Type=oneshot$ ==> Type=oneshot
+^ExecStart=/usr/local/bin/drawbridge provision sync --all  ==> ExecStart=/usr/local/bin/drawbridge provision sync --all
+^TimeoutStartSec=[0-9] ==> TimeoutStartSec= (a oneshot has no start timeout of its own; SIGTERM keeps the sync's place)
+^KillSignal=SIGTERM$ ==> KillSignal=SIGTERM
 EOF
 fi
+if [ -f "$sync_timer" ]; then
+    check_rules "$sync_timer" <<'EOF'
+^OnCalendar=. ==> OnCalendar=
+^RandomizedDelaySec=[1-9] ==> RandomizedDelaySec=
+^Persistent=true$ ==> Persistent=true (a run missed while the host was off starts at boot)
+^WantedBy=timers.target$ ==> WantedBy=timers.target
+EOF
+fi
+# Credentials: every DRAWBRIDGE_<KEY>_FILE=%d/NAME names a LoadCredential, every secret key is wired.
+# The sync unit mirrors the serve unit: the same user, environment file, credentials (also the
+# commented-out connector ones) and sandbox, the same binary and --config; no Restart=.
+"$vpython" - "$tmp/known.json" "$unit" "$sync_unit" "$sync_timer" <<'EOF' | tally
+import json, os, re, shlex, sys
+known = json.load(open(sys.argv[1]))
+serve_path, sync_path, timer_path = sys.argv[2:5]
+connector_suffixes = {"_" + k.upper() for ks in known.get("connector_keys", {}).values() for k in ks} | {"_TYPE"}
+def known_file_var(var):
+    base = var[:-5]
+    if base in known["env"]:
+        return True
+    rest = base[len("DRAWBRIDGE_CONNECTORS_"):] if base.startswith("DRAWBRIDGE_CONNECTORS_") else ""
+    return any(rest.endswith(s) and len(rest) > len(s) for s in connector_suffixes)
+def read(path):
+    return open(path).read() if os.path.isfile(path) else None
+def service_lines(text):
+    """(key, value) of the [Service] section, commented-out LoadCredential=/Environment= lines included."""
+    out, section = [], None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            section = line
+        elif section == "[Service]" and "=" in line:
+            if line.startswith("#"):
+                if re.match(r"#(LoadCredential|Environment)=", line):
+                    out.append(("#" + line[1:].split("=", 1)[0], line.split("=", 1)[1]))
+            else:
+                out.append(tuple(line.split("=", 1)))
+    return out
+for path in (serve_path, sync_path):
+    unit = read(path)
+    if unit is None:
+        continue
+    name = os.path.basename(path)
+    creds = set(re.findall(r"^LoadCredential=([^:\n]+):", unit, re.M))
+    wired = dict(re.findall(r"^Environment=(DRAWBRIDGE_[A-Z0-9_]+_FILE)=%d/(\S+)$", unit, re.M))
+    for var, cred in sorted(wired.items()):
+        if cred not in creds:
+            print(f"FAIL: systemd: {name}: {var}=%d/{cred} names no LoadCredential= (have: {', '.join(sorted(creds))})")
+        elif not known_file_var(var):
+            print(f"FAIL: systemd: {name}: {var} is not DRAWBRIDGE_<KEY>_FILE of a known key")
+        else:
+            print(f"ok: systemd: {name}: {var} reads credential {cred}")
+    for secret in known["secrets"]:
+        var = "DRAWBRIDGE_" + secret.upper().replace(".", "_") + "_FILE"
+        if var not in wired:
+            print(f"FAIL: systemd: {name}: secret {secret} is not loaded from a credential ({var}=%d/…)")
+    for cred in sorted(creds - set(wired.values())):
+        print(f"FAIL: systemd: {name}: LoadCredential={cred} is loaded but never used")
+    for var in re.findall(r"^#Environment=(DRAWBRIDGE_[A-Z0-9_]+_FILE)=", unit, re.M):
+        if not known_file_var(var):
+            print(f"FAIL: systemd: {name}: the commented-out {var} is not DRAWBRIDGE_<KEY>_FILE of a known key")
+serve, sync, timer = read(serve_path), read(sync_path), read(timer_path)
+if serve and sync:
+    # Allowed to differ: how it runs, not what it may touch.
+    own = {"Type", "ExecStart", "ExecStartPre", "ExecStartPost", "Restart", "RestartSec", "TimeoutStartSec",
+           "TimeoutStopSec", "KillSignal", "Nice"}
+    a = sorted(l for l in service_lines(serve) if l[0] not in own)
+    b = sorted(l for l in service_lines(sync) if l[0] not in own)
+    problems = [f"only in {os.path.basename(serve_path)}: {k}={v}" for k, v in a if (k, v) not in b]
+    problems += [f"only in {os.path.basename(sync_path)}: {k}={v}" for k, v in b if (k, v) not in a]
+    def exec_start(text, verb):
+        for k, v in service_lines(text):
+            if k in ("ExecStart", "ExecStartPre") and verb in v:
+                words = shlex.split(v)
+                return words[0], words[words.index("--config") + 1] if "--config" in words else None
+        return None, None
+    (sb, sc), (yb, yc) = exec_start(serve, " serve"), exec_start(sync, " provision sync")
+    if (sb, sc) != (yb, yc):
+        problems.append(f"binary and --config differ: serve runs {sb} --config {sc}, sync {yb} --config {yc}")
+    restart = dict(service_lines(sync)).get("Restart", "no")
+    if restart != "no":
+        problems.append(f"Restart={restart}: a failed sync waits for the timer (it resumes then), it is not restarted at once")
+    for p in problems:
+        print(f"FAIL: systemd: drawbridge-sync.service does not mirror drawbridge.service: {p}")
+    if not problems:
+        print(f"ok: systemd: drawbridge-sync.service mirrors drawbridge.service: {len(b)} user, environment, credential and sandbox lines, {yb} --config {yc}")
+if timer and sync:
+    target = re.search(r"^Unit=(\S+)$", timer, re.M)
+    target = target.group(1) if target else os.path.basename(timer_path).rsplit(".", 1)[0] + ".service"
+    if target != os.path.basename(sync_path):
+        print(f"FAIL: systemd: {os.path.basename(timer_path)} starts {target}, not {os.path.basename(sync_path)}")
+    elif re.search(r"^\[Install\]", sync, re.M):
+        print(f"FAIL: systemd: {os.path.basename(sync_path)} has an [Install] section: the timer starts it, enabling it would run a sync at every boot")
+    else:
+        print(f"ok: systemd: {os.path.basename(timer_path)} starts {target}, which has no [Install] of its own")
+EOF
 
 # --- DRAWBRIDGE_* names and YAML keys across the kit ------------------------------------------------------
 "$vpython" - "$root" "$tmp/known.json" <<'EOF' | tally
 import json, re, sys, pathlib
 root = pathlib.Path(sys.argv[1]); known = json.load(open(sys.argv[2]))
 ok_names = set(known["env"]) | {n + "_FILE" for n in known["env"]} | set(known["extra_env"])
+# DRAWBRIDGE_CONNECTORS_<NAME>_<KEY>[_FILE]: any connector name, one of the connector keys.
+connector_suffixes = {"_" + k.upper() for ks in known.get("connector_keys", {}).values() for k in ks} | {"_TYPE"}
+def connector_var(name):
+    base = name[:-5] if name.endswith("_FILE") else name
+    rest = base[len("DRAWBRIDGE_CONNECTORS_"):] if base.startswith("DRAWBRIDGE_CONNECTORS_") else ""
+    return any(rest.endswith(s) and len(rest) > len(s) for s in connector_suffixes)
 files = [p for d in ("deploy", "docs/setup") for p in sorted((root / d).rglob("*")) if p.is_file()
-         and p.suffix not in (".swift",) and p.name != "drawbridge.example.yaml" and p.name != "quickstart.sh"]
+         and p.suffix not in (".swift",) and p.name != "quickstart.sh"]
 bad = 0; seen = 0
 for path in files:
     text = path.read_text(errors="replace")
@@ -214,11 +341,69 @@ for path in files:
             seen += 1
             if name.startswith("DRAWBRIDGE_TEST") or name in ("DRAWBRIDGE_BUILD", "DRAWBRIDGE_BIN"):
                 continue
-            if name not in ok_names:
+            if name not in ok_names and not connector_var(name):
                 bad += 1
                 print(f"FAIL: config: {path.relative_to(root)}:{lineno}: {name} is not a variable Drawbridge reads")
 if not bad:
     print(f"ok: config: all {seen} DRAWBRIDGE_* names in deploy/ and docs/setup/ are ones Drawbridge reads")
+EOF
+
+# deploy/drawbridge.example.yaml with its commented-out connectors and provisioning keys uncommented:
+# only keys Drawbridge knows, every connector type shown with every key its parser reads. The
+# uncommented copy is loaded by the binary below, when there is one.
+"$vpython" - deploy/drawbridge.example.yaml "$tmp/known.json" "$tmp/example-uncommented.yaml" <<'EOF' | tally
+import json, re, sys
+try:
+    import yaml
+except ImportError:
+    print("FAIL: config: PyYAML missing (the venv did not install)"); sys.exit()
+path, known, out = sys.argv[1], json.load(open(sys.argv[2])), sys.argv[3]
+by_type = known.get("connector_keys", {})
+lines, result, problems = open(path).read().split("\n"), [], []
+in_connectors, section = False, None
+for line in lines:
+    if line == "# connectors:":
+        in_connectors = True
+    elif in_connectors and not line.startswith("#"):
+        in_connectors = False
+    if re.match(r"^[a-z_]+:", line):
+        section = line.split(":")[0]
+    if in_connectors:
+        line = line[2:] if line.startswith("# ") else line[1:]
+    elif section == "provisioning" and re.match(r"^  # [a-z_]+: ", line):
+        line = "  " + line[4:]
+    result.append(line)
+text = "\n".join(result)
+try:
+    cfg = yaml.safe_load(text)
+except Exception as e:
+    print(f"FAIL: config: {path} with its examples uncommented is not YAML: {e}"); sys.exit()
+open(out, "w").write(text)
+connectors = cfg.get("connectors") or {}
+if not connectors:
+    problems.append("no commented-out connectors: section found")
+shown = {}
+for name, c in connectors.items():
+    ctype = c.get("type", name)
+    if ctype not in by_type:
+        problems.append(f"connectors.{name}: type {ctype} is not one Drawbridge has ({', '.join(sorted(by_type))})"); continue
+    for key in c:
+        if key != "type" and key not in by_type[ctype]:
+            problems.append(f"connectors.{name}.{key} is not a setting of a {ctype} connector")
+    missing = [k for k in by_type[ctype] if k not in c]
+    if missing:
+        problems.append(f"connectors.{name} ({ctype}) does not show {', '.join(missing)}")
+    shown[ctype] = name
+for ctype in sorted(set(by_type) - set(shown)):
+    problems.append(f"no example of a {ctype} connector")
+keys = set(known["keys"])
+for key in (cfg.get("provisioning") or {}):
+    if f"provisioning.{key}" not in keys:
+        problems.append(f"provisioning.{key} is not a key Drawbridge knows")
+for p in problems:
+    print(f"FAIL: config: {path}: {p}")
+if not problems:
+    print(f"ok: config: {path}: {len(connectors)} example connectors ({', '.join(f'{t} as {n}' for t, n in sorted(shown.items()))}) show every key of their type and no other")
 EOF
 
 # --- nginx -------------------------------------------------------------------------------------------------
@@ -494,6 +679,12 @@ except ImportError:
     print("FAIL: kubernetes: PyYAML missing (the venv did not install)"); sys.exit()
 kdir = sys.argv[1]; known = json.load(open(sys.argv[2]))
 problems = []
+connector_suffixes = {"_" + k.upper() for ks in known.get("connector_keys", {}).values() for k in ks} | {"_TYPE"}
+def connector_var(name):
+    """DRAWBRIDGE_CONNECTORS_<NAME>_<KEY>[_FILE]: any connector name, one of the connector keys."""
+    base = name[:-5] if name.endswith("_FILE") else name
+    rest = base[len("DRAWBRIDGE_CONNECTORS_"):] if base.startswith("DRAWBRIDGE_CONNECTORS_") else ""
+    return any(rest.endswith(s) and len(rest) > len(s) for s in connector_suffixes)
 def load(name):
     with open(os.path.join(kdir, name)) as f:
         return list(d for d in yaml.safe_load_all(f) if d)
@@ -514,8 +705,11 @@ def get(kind, name=None):
     found = [d for (k, n), d in docs.items() if k == kind and (name is None or n == name)]
     return found[0] if found else None
 dep, svc, pdb, job = get("Deployment"), get("Service"), get("PodDisruptionBudget"), get("Job")
-cm, sec = get("ConfigMap"), get("Secret")
-for kind, d in (("Deployment", dep), ("Service", svc), ("PodDisruptionBudget", pdb), ("Job", job), ("ConfigMap", cm), ("Secret", sec)):
+cm, sec, cron = get("ConfigMap"), get("Secret"), get("CronJob")
+def template(d):
+    """The pod template of a Deployment, Job or CronJob."""
+    return d["spec"]["jobTemplate"]["spec"]["template"] if d["kind"] == "CronJob" else d["spec"]["template"]
+for kind, d in (("Deployment", dep), ("Service", svc), ("PodDisruptionBudget", pdb), ("Job", job), ("CronJob", cron), ("ConfigMap", cm), ("Secret", sec)):
     if d is None:
         problems.append(f"no {kind}")
 if not problems:
@@ -535,6 +729,8 @@ if not problems:
         problems.append("PodDisruptionBudget minAvailable is not 2")
     if job["spec"]["template"]["metadata"].get("labels", {}).get("app.kubernetes.io/component") == labels.get("app.kubernetes.io/component"):
         problems.append("the migration Job's pods carry the server's labels (the Service and PDB would select them)")
+    if template(cron)["metadata"].get("labels", {}).get("app.kubernetes.io/component") == labels.get("app.kubernetes.io/component"):
+        problems.append("the sync CronJob's pods carry the server's labels (the Service and PDB would select them)")
     spec = pod["spec"]
     c = spec["containers"][0]
     port_names = {p.get("name") for p in c.get("ports", [])}
@@ -546,8 +742,8 @@ if not problems:
             problems.append(f"{probe} port {got.get('port')} is not a container port")
     if svc["spec"]["ports"][0].get("targetPort") not in port_names | {8080}:
         problems.append("Service targetPort is not the container's port")
-    for what, d in (("Deployment", dep), ("Job", job)):
-        s = d["spec"]["template"]["spec"]; cc = s["containers"][0]
+    for what, d in (("Deployment", dep), ("Job", job), ("CronJob", cron)):
+        s = template(d)["spec"]; cc = s["containers"][0]
         sc = cc.get("securityContext", {}); psc = s.get("securityContext", {})
         if not (sc.get("runAsNonRoot") or psc.get("runAsNonRoot")):
             problems.append(f"{what}: not runAsNonRoot")
@@ -596,12 +792,31 @@ if not problems:
             problems.append(f"{what}: DRAWBRIDGE_SECRETS_DIR skips symbolic links, and secret volumes are made of them: use *_FILE")
         for name in env:
             base = name[:-5] if name.endswith("_FILE") else name
-            if name.startswith("DRAWBRIDGE_") and base not in known["env"] and name not in known["extra_env"]:
+            if name.startswith("DRAWBRIDGE_") and base not in known["env"] and name not in known["extra_env"] and not connector_var(name):
                 problems.append(f"{what}: {name} is not a variable Drawbridge reads")
     if job["spec"]["template"]["spec"]["containers"][0].get("args", [None])[0] != "migrate":
         problems.append("the Job does not run `drawbridge migrate`")
     if dep["spec"]["template"]["spec"]["containers"][0]["image"] != job["spec"]["template"]["spec"]["containers"][0]["image"]:
         problems.append("the Deployment and the Job use different images")
+    sync_c = template(cron)["spec"]["containers"][0]
+    if sync_c["image"] != dep["spec"]["template"]["spec"]["containers"][0]["image"]:
+        problems.append("the Deployment and the sync CronJob use different images")
+    if sync_c.get("args", [])[:3] != ["provision", "sync", "--all"]:
+        problems.append("the CronJob does not run `drawbridge provision sync --all`")
+    if cron["spec"].get("concurrencyPolicy") != "Forbid":
+        problems.append("the sync CronJob's concurrencyPolicy is not Forbid (two runs would walk every user twice)")
+    if template(cron)["spec"].get("restartPolicy") != "Never":
+        problems.append("the sync CronJob's pods restart in place (restartPolicy: Never; podFailurePolicy needs it)")
+    if not cron["spec"]["jobTemplate"]["spec"].get("activeDeadlineSeconds"):
+        problems.append("the sync CronJob has no activeDeadlineSeconds (a hung run would block every later one)")
+    # The same secrets, config and securityContext as the Deployment.
+    for key in ("securityContext", "volumes", "automountServiceAccountToken", "enableServiceLinks"):
+        if template(cron)["spec"].get(key) != (job if key == "volumes" else dep)["spec"]["template"]["spec"].get(key):
+            problems.append(f"the sync CronJob's pod {key} differs from the {'Job' if key == 'volumes' else 'Deployment'}'s")
+    for key in ("env", "volumeMounts", "securityContext"):
+        if sync_c.get(key) != dep["spec"]["template"]["spec"]["containers"][0].get(key) and not (
+                key == "volumeMounts" and sync_c.get(key) == job["spec"]["template"]["spec"]["containers"][0].get(key)):
+            problems.append(f"the sync CronJob's container {key} differs from the Deployment's")
     image_names = {i.get("name") for i in kust.get("images", [])}
     if image_names and dep["spec"]["template"]["spec"]["containers"][0]["image"].rsplit(":", 1)[0] not in image_names:
         problems.append("kustomization images[].name does not match the Deployment's image")
@@ -622,6 +837,14 @@ if not problems:
                     problems.append(f"ConfigMap sets secret key {full}: it belongs in the Secret")
             elif full in sections and isinstance(v, dict):
                 walk(v, full + ".")
+            elif full == "connectors" and isinstance(v, dict):
+                for cname, c in v.items():
+                    allowed = set(known.get("connector_keys", {}).get((c or {}).get("type", cname), [])) | {"type"}
+                    for ck in (c or {}):
+                        if ck not in allowed:
+                            problems.append(f"ConfigMap drawbridge.yaml: connectors.{cname}.{ck} is not a setting of its connector type")
+                        elif ck in ("token", "secret"):
+                            problems.append(f"ConfigMap drawbridge.yaml: connectors.{cname}.{ck} belongs in the Secret (DRAWBRIDGE_CONNECTORS_…_FILE)")
             else:
                 problems.append(f"ConfigMap drawbridge.yaml: unknown key {full}")
     walk(cfg)
@@ -653,15 +876,15 @@ EOF
     printf 'postgres://check@127.0.0.1:1/drawbridge' > "$tmp/secrets/database-url"
     printf 'postgres://check@127.0.0.1:1/platform' > "$tmp/secrets/directory-url"
     openssl rand -base64 32 | tr -d '\n' > "$tmp/secrets/keys-encryption_key"
-    run_config_check() { # NAME ENVFILE
-        local name="$1" envfile="$2" out
+    run_config_check() { # NAME ENVFILE [CONFIG]
+        local name="$1" envfile="$2" config="${3:-$tmp/k8s-drawbridge.yaml}" out
         local -a vars=()
         mapfile -t vars < "$envfile"
         out="$(env -i PATH="$PATH" HOME="$tmp" "${vars[@]}" \
             DRAWBRIDGE_DATABASE_URL_FILE="$tmp/secrets/database-url" \
             DRAWBRIDGE_DIRECTORY_URL_FILE="$tmp/secrets/directory-url" \
             DRAWBRIDGE_KEYS_ENCRYPTION_KEY_FILE="$tmp/secrets/keys-encryption_key" \
-            timeout 60 "$bin" migrate --status --config "$tmp/k8s-drawbridge.yaml" 2>&1)"
+            timeout 60 "$bin" migrate --status --config "$config" 2>&1)"
         # Older builds read DRAWBRIDGE_MIGRATIONS_DIR in the migrator but lacked it in the loader's
         # list of non-key variables, so it drew a spurious "not a Drawbridge setting" warning.
         local complaints
@@ -678,6 +901,43 @@ EOF
     # Every override in the systemd env example, uncommented, on top of the same config.
     sed -n 's/^#\{0,1\}\(DRAWBRIDGE_[A-Z_]*=.*\)$/\1/p' deploy/systemd/drawbridge.env.example > "$tmp/systemd.env"
     run_config_check "deploy/systemd/drawbridge.env.example (every line uncommented)" "$tmp/systemd.env"
+    if [ -f "$tmp/example-uncommented.yaml" ]; then
+        : > "$tmp/empty.env"
+        run_config_check "deploy/drawbridge.example.yaml (its connectors and provisioning keys uncommented)" "$tmp/empty.env" "$tmp/example-uncommented.yaml"
+    fi
+    # The sync's command lines, as the timer's unit and the CronJob run them, with the kit's ConfigMap:
+    # the flags parse (a usage error exits 64) and the run gets as far as finding no connectors there.
+    "$vpython" - "$sync_unit" "$kdir/sync-cronjob.yaml" "$tmp" <<'EOF'
+import os, shlex, sys, yaml
+unit_path, cron_path, out = sys.argv[1:4]
+def write(name, args):
+    if "--config" in args:
+        args[args.index("--config") + 1] = f"{out}/k8s-drawbridge.yaml"
+    open(f"{out}/{name}.args", "w").write("".join(a + "\n" for a in args))
+if os.path.isfile(unit_path):
+    for line in open(unit_path):
+        if line.startswith("ExecStart="):
+            write("sync-unit", shlex.split(line.split("=", 1)[1])[1:])
+if os.path.isfile(cron_path):
+    cron = yaml.safe_load(open(cron_path))
+    write("sync-cronjob", list(cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0].get("args", [])))
+EOF
+    for which in "sync-unit:$sync_unit ExecStart" "sync-cronjob:$kdir/sync-cronjob.yaml args"; do
+        args_file="$tmp/${which%%:*}.args" what="${which#*:}"
+        if [ ! -f "$args_file" ]; then fail "config: could not read the command line of $what"; continue; fi
+        mapfile -t sync_args < "$args_file"
+        out="$(env -i PATH="$PATH" HOME="$tmp" \
+            DRAWBRIDGE_DATABASE_URL_FILE="$tmp/secrets/database-url" \
+            DRAWBRIDGE_DIRECTORY_URL_FILE="$tmp/secrets/directory-url" \
+            DRAWBRIDGE_KEYS_ENCRYPTION_KEY_FILE="$tmp/secrets/keys-encryption_key" \
+            timeout 60 "$bin" "${sync_args[@]}" 2>&1)"
+        rc=$?
+        if [ $rc -eq 2 ] && printf '%s' "$out" | grep -q 'no connectors are configured'; then
+            ok "config: $what: \`drawbridge ${sync_args[*]//$tmp\//}\` parses (with the ConfigMap's config, which has no connectors, it stops there: exit 2)"
+        else
+            fail "config: $what: \`drawbridge ${sync_args[*]}\` exited $rc: $(printf '%s' "$out" | head -n 3 | tr '\n' ' ')"
+        fi
+    done
 fi
 
 # --- container ----------------------------------------------------------------------------------------------
