@@ -78,7 +78,7 @@ public struct WebhookConnector: ChatConnector {
         let http = ConnectorHTTP(baseURL: settings.url, headers: [
             ("X-Drawbridge-Event", event.rawValue),
             ("X-Drawbridge-Signature", Self.signature(body: Array(body), secret: settings.secret, timestamp: timestamp)),
-        ], timeout: settings.timeout)
+        ], timeout: settings.timeout, explainsAuthFailures: false)
         let reply = try await http.send(.POST, "", rawJSON: Array(body))
         guard (200..<300).contains(reply.status) else {
             throw .rejected("the \(name) webhook answered \(reply.status) to \(event.rawValue): \(reply.raw)")
