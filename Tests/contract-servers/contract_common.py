@@ -625,6 +625,9 @@ def serve(app_class, args):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    # Blocked signals are inherited too: Foundation's Process started from a Dispatch thread (every Swift test)
+    # passes on a mask with SIGTERM blocked, and terminate() then went unheard until the caller's SIGKILL.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     print(f"LISTENING {port}", flush=True)
     try:
         server.serve_forever()

@@ -84,7 +84,7 @@ public struct WebhookConnector: ChatConnector {
             ("X-Drawbridge-Event", event.rawValue),
             ("X-Drawbridge-Signature", Self.signature(body: Array(body), secret: settings.secret, timestamp: timestamp)),
         ], timeout: settings.timeout)
-        http.refusal = "the receiver refused the event; check that it verifies X-Drawbridge-Signature with the configured secret"
+        http.refusal = "the \(name) webhook refused \(event.rawValue); check that the receiver verifies X-Drawbridge-Signature with the configured secret"
         let reply = try await http.send(.POST, settings.url, rawJSON: Array(body))
         guard (200..<300).contains(reply.status) else {
             throw .rejected("the \(name) webhook answered \(reply.status) to \(event.rawValue): \(reply.raw)")
