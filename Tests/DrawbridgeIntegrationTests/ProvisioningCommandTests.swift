@@ -304,4 +304,20 @@ import Testing
             #expect(!(try await active("member7")))
         }
     }
+
+    @Test func onATerminalSyncDrawsABarWithRateAndETA() async throws {
+        try await withMattermost { config, _, _, _, _ in
+            // script(1) gives the command a pseudo-terminal, as an admin's shell would; stdin is /dev/null and
+            // script's own stdout is a file, so `-e` returns the command's status.
+            let command = "\(try CommandRunner.binary.path) provision sync --config \(config)"
+            let onTerminal = try CommandRunner.runTool("script", ["-qec", command, "/dev/null"])
+            #expect(onTerminal.status == 0, "\(onTerminal.stdout)")
+            #expect(onTerminal.stdout.contains("\r\u{1B}[K["), "redrawn in place: \(onTerminal.stdout.debugDescription)")
+            #expect(onTerminal.stdout.contains("] 6/6 users (100%), ") && onTerminal.stdout.contains(" users/s, ETA "), "\(onTerminal.stdout.debugDescription)")
+            // Without a terminal: plain lines, no escape codes, for logs and CronJobs.
+            let plain = try CommandRunner.run(["provision", "sync", "--config", config])
+            #expect(plain.stderr.contains("sync: 6/6 users (100%)"), "\(plain.stderr)")
+            #expect(!plain.stderr.contains("\u{1B}"))
+        }
+    }
 }
