@@ -65,10 +65,11 @@ if (($# > 0)); then
     run_tests "$@" || status=$?
 else
     # The suites that load the whole machine (a real Synapse, 10,000-user syncs against a Python stand-in,
-    # several `drawbridge serve` processes, a PostgreSQL cluster restarted under serve, chromium behind nginx)
+    # several `drawbridge serve` processes, a PostgreSQL cluster restarted under serve, chromium behind nginx,
+    # schemathesis fuzzing the service API for 90 s)
     # run after the rest and one at a time: on 2 cores, overlapping them with the timing-sensitive suites made
     # sign-ins time out.
-    HEAVY=(ProvisioningSyncTests SynapseTests ProvisioningRecoveryTests OutboxPostgresRestartTests BrowserSSOTests BrowserSynapseTests ReplicaTests BrowserReplicaTests CacheInvalidationListenerTests)
+    HEAVY=(ProvisioningSyncTests OpenAPIConformanceTests SynapseTests ProvisioningRecoveryTests OutboxPostgresRestartTests BrowserSSOTests BrowserSynapseTests ReplicaTests BrowserReplicaTests CacheInvalidationListenerTests)
     skip="$(IFS='|'; echo "${HEAVY[*]}")"
     step "Running tests (swift test --disable-xctest --skip '$skip')"
     run_tests --skip "$skip" || status=$?

@@ -77,7 +77,7 @@ import Testing
         #expect(table.stdout.contains("email 'erin@example.com' in chat, 'erin.new@example.com' on the platform; `provision sync` updates it"), "\(table.stdout)")
         #expect(table.stdout.contains("(reaches chat at the user's next sign-in)"), "\(table.stdout)")
         #expect(table.stdout.contains("each finding says what repairs it"), "\(table.stdout)")
-        #expect(table.stdout.contains("active on the platform, deactivated in chat; `provision user legacy` reactivates it"), "\(table.stdout)")
+        #expect(table.stdout.contains("active on the platform, deactivated in chat; `provision user legacy` or `provision sync --recheck` reactivates it"), "\(table.stdout)")
         let after = try await chat.users()
         #expect(after.count == before.count)
         #expect(Set(after.map { "\($0["username"] ?? "")/\($0["email"] ?? "")/\($0["delete_at"] ?? "")" })
