@@ -95,6 +95,8 @@ import Testing
             let check = try CommandRunner.run(["check", "--config", config])
             #expect(check.status == 0, "\(check.stdout)")
             #expect(check.stdout.contains("warning    !    connector mattermost: chat server unavailable"), "\(check.stdout)")
+            let skipped = try CommandRunner.run(["check", "--skip-connectors", "--config", config])
+            #expect(skipped.status == 0 && !skipped.stdout.contains("connector"), "\(skipped.stdout)")
         }
     }
 
