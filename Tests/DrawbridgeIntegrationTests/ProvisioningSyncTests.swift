@@ -16,14 +16,18 @@ import Testing
         FROM generate_series(1, \(users)) AS n;
         """
 
-    func withSyncSetup(_ body: (String, ContractServer, TestDatabases) async throws -> Void) async throws {
+    /// The fixture's users plus `users` (SQL), a Mattermost stand-in, and a config for the CLI; `clash` seeds the
+    /// password account that owns user4242's email.
+    func withSyncSetup(users: String = Self.manyUsers, clash: Bool = true, _ body: (String, ContractServer, TestDatabases) async throws -> Void) async throws {
         let databases = try await TestDatabases.create()
         defer { Task { await databases.drop() } }
         try await TestDatabases.execute(PlatformFixture.accountsTable, on: databases.platformURL)
-        try await TestDatabases.execute(Self.manyUsers, on: databases.platformURL)
+        try await TestDatabases.execute(users, on: databases.platformURL)
         let chat = try ContractServer(script: "mattermost_contract_server.py", arguments: ["--team", "town:off-topic"])
         defer { chat.stop() }
-        try await chat.control("users", ["username": "user4242.old", "email": "user4242@example.com", "password": "Secret-123"])
+        if clash {
+            try await chat.control("users", ["username": "user4242.old", "email": "user4242@example.com", "password": "Secret-123"])
+        }
         let config = try CommandRunner.writeConfig(databases) {
             $0 + "\nconnectors:\n  mattermost: { url: \"\(chat.url)\", token: \"\(chat.adminToken)\", teams: [town] }\n"
         }
@@ -84,40 +88,33 @@ import Testing
     /// A chat outage in the middle of a sync stops it (after 64 users in a row, each retried) and the next run
     /// resumes; here rather than with the other command tests because 1,200 users load the machine.
     @Test func aSyncStopsWhenChatGoesDownAndResumesOnceItIsBack() async throws {
-        let databases = try await TestDatabases.create()
-        defer { Task { await databases.drop() } }
-        try await TestDatabases.execute(PlatformFixture.accountsTable, on: databases.platformURL)
-        let chat = try ContractServer(script: "mattermost_contract_server.py", arguments: ["--team", "town"])
-        defer { chat.stop() }
-        let config = try CommandRunner.writeConfig(databases) {
-            $0 + "\nconnectors:\n  mattermost: { url: \"\(chat.url)\", token: \"\(chat.adminToken)\", teams: [town] }\n"
-        }
-        #expect(try CommandRunner.run(["migrate", "--config", config]).status == 0)
-        try await TestDatabases.execute("""
+        let memberRows = """
             INSERT INTO public.accounts (login, email, full_name, is_active)
             SELECT 'member' || n, 'member' || n || '@example.com', 'Member ' || n, true FROM generate_series(1, 1200) AS n;
-            """, on: databases.platformURL)
-        try await chat.control("config", ["latency_ms": 15])
-        let running = try CommandRunner.startTool(["provision", "sync", "--concurrency", "16", "--config", config])
-        // Down once the first page of 500 is saved, so there is something to resume from.
-        var saved = 0
-        for _ in 0..<600 where saved == 0 {
-            try await Task.sleep(for: .milliseconds(50))
-            saved = Int(try await TestDatabases.strings("SELECT coalesce(max(seen), 0)::text FROM drawbridge.provisioning_sync_runs", on: databases.drawbridgeURL).first ?? "0") ?? 0
-        }
-        try await chat.control("down", ["seconds": 600])
-        let stopped = running.finish()
-        #expect(stopped.status == 2, "\(stopped.stdout)")
-        let stderr = stopped.stderr.split(separator: "\n").filter { !$0.isEmpty }
-        #expect(stderr.last?.contains("mattermost did not answer for 64 users in a row") == true, "\(stopped.stderr.suffix(600))")
-        #expect(stderr.last?.contains("it resumes where it stopped") == true)
+            """
+        try await withSyncSetup(users: memberRows, clash: false) { config, chat, databases in
+            try await chat.control("config", ["latency_ms": 15])
+            let running = try CommandRunner.startTool(["provision", "sync", "--concurrency", "16", "--config", config])
+            // Down once the first page of 500 is saved, so there is something to resume from.
+            var saved = 0
+            for _ in 0..<600 where saved == 0 {
+                try await Task.sleep(for: .milliseconds(50))
+                saved = Int(try await TestDatabases.strings("SELECT coalesce(max(seen), 0)::text FROM drawbridge.provisioning_sync_runs", on: databases.drawbridgeURL).first ?? "0") ?? 0
+            }
+            try await chat.control("down", ["seconds": 600])
+            let stopped = running.finish()
+            #expect(stopped.status == 2, "\(stopped.stdout)")
+            let stderr = stopped.stderr.split(separator: "\n").filter { !$0.isEmpty }
+            #expect(stderr.last?.contains("mattermost did not answer for 64 users in a row") == true, "\(stopped.stderr.suffix(600))")
+            #expect(stderr.last?.contains("it resumes where it stopped") == true)
 
-        try await chat.control("up")
-        let resumed = try CommandRunner.run(["provision", "sync", "--config", config])
-        #expect(resumed.status == 0, "\(resumed.stderr.suffix(600))")
-        #expect(resumed.stderr.contains("resumed at"), "\(resumed.stderr.suffix(600))")
-        let users = try await chat.users()
-        let members = users.compactMap { $0["username"] as? String }.filter { $0.hasPrefix("member") }
-        #expect(members.count == 1200 && Set(members).count == 1200, "every member exactly once: \(members.count)")
+            try await chat.control("up")
+            let resumed = try CommandRunner.run(["provision", "sync", "--config", config])
+            #expect(resumed.status == 0, "\(resumed.stderr.suffix(600))")
+            #expect(resumed.stderr.contains("resumed at"), "\(resumed.stderr.suffix(600))")
+            let users = try await chat.users()
+            let members = users.compactMap { $0["username"] as? String }.filter { $0.hasPrefix("member") }
+            #expect(members.count == 1200 && Set(members).count == 1200, "every member exactly once: \(members.count)")
+        }
     }
 }
