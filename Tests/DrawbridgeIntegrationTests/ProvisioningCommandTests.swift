@@ -153,8 +153,17 @@ import Testing
                 failedOnce = try await TestDatabases.strings("SELECT count(*)::text FROM drawbridge.provisioning_jobs WHERE last_error IS NOT NULL", on: databases.drawbridgeURL) == ["1"]
             }
             #expect(failedOnce)
-            // A long back-off, as after hours of outage.
-            try await TestDatabases.execute("UPDATE drawbridge.provisioning_jobs SET next_attempt_at = now() + interval '1 hour'", on: databases.drawbridgeURL)
+            // A long back-off, as after hours of outage; set while no worker holds the job (a running attempt would
+            // write its own next time over this one).
+            var postponed = false
+            for _ in 0..<100 where !postponed {
+                postponed = try await TestDatabases.strings("""
+                    UPDATE drawbridge.provisioning_jobs SET next_attempt_at = now() + interval '1 hour'
+                    WHERE locked_until IS NULL OR locked_until < now() RETURNING 'x'
+                    """, on: databases.drawbridgeURL) == ["x"]
+                if !postponed { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(postponed)
             let status = try CommandRunner.run(["provision", "status", "--config", config])
             #expect(status.status == 0, "\(status.stderr)")
             #expect(status.stdout.contains("retrying after an error"), "\(status.stdout)")
