@@ -65,12 +65,9 @@ public struct Provisioner: Sendable {
         return existing == nil ? "created \(connector.name) account \(account.username) (\(account.chatUserID))" : "\(connector.name) account \(account.username) is up to date"
     }
 
-    /// Deactivates an account whose platform user is gone from the platform's table (found by `provision sync`).
-    public func deactivateDeparted(_ account: ChatAccount, on connector: any ChatConnector) async throws {
-        try await deactivate(account, on: connector)
-    }
-
-    private func deactivate(_ account: ChatAccount, on connector: any ChatConnector) async throws {
+    /// Deactivates the account in chat and records it in the link (also for accounts whose platform user is gone
+    /// from the platform's table, which `provision sync` finds).
+    public func deactivate(_ account: ChatAccount, on connector: any ChatConnector) async throws {
         try await connector.deactivate(account)
         var deactivated = account
         deactivated.active = false

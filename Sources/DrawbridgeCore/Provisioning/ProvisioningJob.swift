@@ -24,6 +24,11 @@ public struct ProvisioningJob: Sendable, Equatable {
     public var result: String?
     public var createdAt: Date
 
+    /// Whether failing now ends the job: no retry offered (a refusal), or its attempts are used up.
+    public func failsForGood(retryAfter: Duration?) -> Bool {
+        retryAfter == nil || attempts >= maxAttempts
+    }
+
     public init(id: Int64, connector: String, action: Action, platformUserID: String, userLogin: String, state: State, attempts: Int,
                 maxAttempts: Int, nextAttemptAt: Date, lastError: String?, result: String? = nil, createdAt: Date) {
         self.id = id

@@ -106,7 +106,7 @@ public struct ProvisioningStore: Sendable {
     /// Like `complete`, only for the claim that still holds the job.
     @discardableResult
     public func fail(_ job: ProvisioningJob, error: String, retryAfter: Duration?) async throws -> Bool {
-        let final = retryAfter == nil || job.attempts >= job.maxAttempts
+        let final = job.failsForGood(retryAfter: retryAfter)
         let delay = retryAfter?.fractionalSeconds ?? 0
         let rows = try await client.query(
             """
@@ -129,10 +129,14 @@ public struct ProvisioningStore: Sendable {
             "SELECT \(unescaped: Self.jobColumns) FROM \(unescaped: jobs) \(unescaped: filter) ORDER BY id DESC LIMIT \(limit)", logger: logger))
     }
 
-    /// Counts by connector and state, and the oldest pending job's age.
-    public func summary() async throws -> [(connector: String, state: String, count: Int, oldest: Date?)] {
+    /// Counts by connector and state, and the oldest pending job's age; only `states` when given (the metrics
+    /// every 15 s need pending and failed, which the state index finds without reading the done jobs kept for weeks).
+    public func summary(states: [String]? = nil) async throws -> [(connector: String, state: String, count: Int, oldest: Date?)] {
         let rows = try await client.query(
-            "SELECT connector, state, count(*)::int, min(created_at) FILTER (WHERE state = 'pending') FROM \(unescaped: jobs) GROUP BY 1, 2 ORDER BY 1, 2",
+            """
+            SELECT connector, state, count(*)::int, min(created_at) FILTER (WHERE state = 'pending') FROM \(unescaped: jobs)
+            WHERE \(states)::text[] IS NULL OR state = ANY(\(states)) GROUP BY 1, 2 ORDER BY 1, 2
+            """,
             logger: logger
         )
         var result: [(String, String, Int, Date?)] = []
@@ -246,6 +250,36 @@ public struct ProvisioningStore: Sendable {
             logger: logger
         )
         return try await rows.collect().count
+    }
+
+    /// The columns `decodeLinks` reads, for queries that return whole links (also `SyncStore.departed`).
+    static let linkColumns = "connector, platform_user_id, chat_user_id, username, email, name, active, held_since IS NOT NULL"
+
+    static func decodeLinks(_ rows: PostgresRowSequence) async throws -> [ChatAccount] {
+        var result: [ChatAccount] = []
+        for try await (connector, userID, chatID, username, email, name, active, held) in rows.decode((String, String, String, String, String?, String?, Bool, Bool).self) {
+            result.append(ChatAccount(connector: connector, platformUserID: userID, chatUserID: chatID, username: username, email: email, name: name, active: active, held: held))
+        }
+        return result
+    }
+
+    /// Active, unheld links of `connector` made before `date` (what a sync may find departed).
+    public func activeLinks(connector: String, linkedBefore date: Date) async throws -> [ChatAccount] {
+        try await Self.decodeLinks(client.query(
+            """
+            SELECT \(unescaped: Self.linkColumns) FROM \(unescaped: accounts)
+            WHERE connector = \(connector) AND active AND held_since IS NULL AND provisioned_at < \(date) ORDER BY platform_user_id
+            """,
+            logger: logger
+        ))
+    }
+
+    /// How many active accounts a connector has, for sync's mass-deactivation guard.
+    public func activeAccountCount(connector: String) async throws -> Int {
+        for try await count in try await client.query(
+            "SELECT count(*)::int FROM \(unescaped: accounts) WHERE connector = \(connector) AND active", logger: logger
+        ).decode(Int.self) { return count }
+        return 0
     }
 
     /// Saves the link as the connector left it; an admin's hold (`held_since`) is kept, whatever `account.held` says.

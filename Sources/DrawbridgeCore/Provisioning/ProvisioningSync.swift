@@ -27,10 +27,11 @@ public struct ProvisioningSync: Sendable {
         /// Deactivate the accounts of users gone from the platform's table even when they are many (more than 10 and
         /// more than 5 % of a connector's active accounts): otherwise that many is taken for a mistake (a wrong table or
         /// list_query) and only reported.
-        public var allowMassDeactivation = false
+        public var allowMassDeactivation: Bool
 
-        public init(connectors: [String] = [], since: Date? = nil, sinceLabel: String? = nil, dryRun: Bool = false, concurrency: Int = 16, pageSize: Int = 500, restart: Bool = false, recheck: Bool = false) {
+        public init(connectors: [String] = [], since: Date? = nil, sinceLabel: String? = nil, dryRun: Bool = false, concurrency: Int = 16, pageSize: Int = 500, restart: Bool = false, recheck: Bool = false, allowMassDeactivation: Bool = false) {
             self.recheck = recheck
+            self.allowMassDeactivation = allowMassDeactivation
             self.connectors = connectors
             self.since = since
             self.sinceLabel = sinceLabel
@@ -175,10 +176,10 @@ public struct ProvisioningSync: Sendable {
         var heldBack: [String: Int] = [:]
         for connector in connectors {
             let departed = options.dryRun
-                ? try await syncStore.departed(connector: connector.name, seen: seenInDryRun, startedAt: run.startedAt)
+                ? try await provisioner.store.activeLinks(connector: connector.name, linkedBefore: run.startedAt).filter { !seenInDryRun.contains($0.platformUserID) }
                 : try await syncStore.departed(run: run, connector: connector.name)
             guard !departed.isEmpty else { continue }
-            let limit = max(10, try await syncStore.activeAccounts(connector: connector.name) / 20)
+            let limit = max(10, try await provisioner.store.activeAccountCount(connector: connector.name) / 20)
             guard departed.count <= limit || options.allowMassDeactivation else {
                 heldBack[connector.name] = departed.count
                 logger.warning("accounts of users gone from the platform left active: too many", metadata: ["connector": "\(connector.name)", "count": "\(departed.count)"])
@@ -216,7 +217,7 @@ public struct ProvisioningSync: Sendable {
                 inFlight += 1
                 group.addTask {
                     do {
-                        try await self.provisioner.deactivateDeparted(account, on: connector)
+                        try await self.provisioner.deactivate(account, on: connector)
                         tally.withLock { $0.counts[connector.name, default: SyncCounts()].add(.deactivated) }
                     } catch let error as ConnectorError {
                         try await self.syncStore.recordFailure(run: run, SyncFailure(

@@ -81,7 +81,7 @@ public final class ProvisioningWorker: Service, Sendable {
     /// Queue depth by connector and state, and the oldest pending job's age: what to alert on during a chat outage.
     /// A state that emptied is set to 0, not left at its last value.
     func reportQueue() async {
-        guard let rows = try? await provisioner.store.summary() else { return }
+        guard let rows = try? await provisioner.store.summary(states: ["pending", "failed"]) else { return }
         var seen: Set<String> = []
         for row in rows {
             seen.insert(row.connector + "/" + row.state)
@@ -130,13 +130,13 @@ public final class ProvisioningWorker: Service, Sendable {
             let retry: Duration? = if case .unavailable = error { RetrySchedule.delay(afterAttempt: job.attempts) } else { nil }
             logger.warning("provisioning job failed", metadata: metadata.merging(["error": "\(error)", "retry": "\(retry.map { "\($0)" } ?? "no")"]) { $1 })
             recorded = try? await provisioner.store.fail(job, error: error.description, retryAfter: retry)
-            Self.count(job, retry == nil || job.attempts >= job.maxAttempts ? "failed" : "retry")
+            Self.count(job, job.failsForGood(retryAfter: retry) ? "failed" : "retry")
         } catch {
             // Database trouble and the like: worth another try.
             let retry = RetrySchedule.delay(afterAttempt: job.attempts)
             logger.warning("provisioning job failed", metadata: metadata.merging(["error": "\(PostgresErrorText.describe(error))"]) { $1 })
             recorded = try? await provisioner.store.fail(job, error: PostgresErrorText.describe(error), retryAfter: retry)
-            Self.count(job, job.attempts >= job.maxAttempts ? "failed" : "retry")
+            Self.count(job, job.failsForGood(retryAfter: retry) ? "failed" : "retry")
         }
         // nil: the database did not answer; the lease runs out and the job is run again (connector calls are idempotent).
         if recorded == false {
@@ -149,14 +149,16 @@ public final class ProvisioningWorker: Service, Sendable {
     }
 
     /// Renews the job's lease every third of it while `body` runs, so a slow chat server (several calls at the
-    /// connector's timeout each) does not hand the job to a second worker halfway.
+    /// connector's timeout each) does not hand the job to a second worker halfway. Renewal stops once the job is
+    /// another claim's (the database was out of reach past the lease); `body` still finishes, and its outcome is
+    /// then not recorded.
     private func whileHoldingLease<T: Sendable>(_ job: ProvisioningJob, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let (store, lease) = (provisioner.store, settings.lease)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 while true {
                     try await Task.sleep(for: lease / 3)
-                    _ = try? await store.extendLease(job, by: lease)
+                    if (try? await store.extendLease(job, by: lease)) == false { return nil }
                 }
             }
             group.addTask { try await body() }

@@ -115,43 +115,17 @@ public struct SyncStore: Sendable {
 
     /// Active, unheld accounts on `connector` whose platform user the run never saw: gone from the platform's table.
     /// Only links made before the run started count (a user who signed up and signed in during the run is not gone).
+    /// A dry run, which records nothing, diffs `ProvisioningStore.activeLinks` with the ids it saw instead.
     public func departed(run: SyncRun, connector: String) async throws -> [ChatAccount] {
-        try await Self.decodeAccounts(client.query(
+        try await ProvisioningStore.decodeLinks(client.query(
             """
-            SELECT connector, platform_user_id, chat_user_id, username, email, name, active FROM \(unescaped: accounts) a
+            SELECT \(unescaped: ProvisioningStore.linkColumns) FROM \(unescaped: accounts) a
             WHERE connector = \(connector) AND active AND held_since IS NULL AND provisioned_at < \(run.startedAt)
               AND NOT EXISTS (SELECT 1 FROM \(unescaped: seenUsers) s WHERE s.run_id = \(run.id) AND s.platform_user_id = a.platform_user_id)
             ORDER BY platform_user_id
             """,
             logger: logger
         ))
-    }
-
-    /// For a dry run, which records nothing: the same, against the ids it walked past in memory.
-    public func departed(connector: String, seen: Set<String>, startedAt: Date) async throws -> [ChatAccount] {
-        try await Self.decodeAccounts(client.query(
-            """
-            SELECT connector, platform_user_id, chat_user_id, username, email, name, active FROM \(unescaped: accounts)
-            WHERE connector = \(connector) AND active AND held_since IS NULL AND provisioned_at < \(startedAt) ORDER BY platform_user_id
-            """,
-            logger: logger
-        )).filter { !seen.contains($0.platformUserID) }
-    }
-
-    /// How many active accounts a connector has, for the mass-deactivation guard.
-    public func activeAccounts(connector: String) async throws -> Int {
-        for try await count in try await client.query(
-            "SELECT count(*)::int FROM \(unescaped: accounts) WHERE connector = \(connector) AND active", logger: logger
-        ).decode(Int.self) { return count }
-        return 0
-    }
-
-    private static func decodeAccounts(_ rows: PostgresRowSequence) async throws -> [ChatAccount] {
-        var result: [ChatAccount] = []
-        for try await (connector, userID, chatID, username, email, name, active) in rows.decode((String, String, String, String, String?, String?, Bool).self) {
-            result.append(ChatAccount(connector: connector, platformUserID: userID, chatUserID: chatID, username: username, email: email, name: name, active: active))
-        }
-        return result
     }
 
     public func recordFailure(run: Int64, _ failure: SyncFailure) async throws {

@@ -48,26 +48,21 @@ extension ProvisionCommand {
         }
 
         func run() async throws {
-            var syncOptions = ProvisioningSync.Options(
-                connectors: connector, since: since.flatMap { Self.parseSince($0) }, sinceLabel: since, dryRun: dryRun, concurrency: concurrency, restart: restart, recheck: recheck
+            let syncOptions = ProvisioningSync.Options(
+                connectors: connector, since: since.flatMap { Self.parseSince($0) }, sinceLabel: since, dryRun: dryRun, concurrency: concurrency, restart: restart, recheck: recheck,
+                allowMassDeactivation: allowMassDeactivation
             )
-            syncOptions.allowMassDeactivation = allowMassDeactivation
             let display = SyncProgressDisplay(interactive: isatty(STDERR_FILENO) == 1)
             let interrupt = InterruptNotice.install()
             defer { interrupt.cancel() }
-            let finalOptions = syncOptions
             // A chat server that cannot be used (checked before the first user) or that stopped answering: one line, exit 2.
             let report = try await ProvisionCommand.withContext(options, timeout: nil) { context in
                 let sync = ProvisioningSync(provisioner: context.provisioner, directory: context.directory, syncStore: context.syncStore, logger: context.logger)
                 do {
-                    return try await sync.run(finalOptions) { display.update($0) }
-                } catch let error as ConnectorError {
+                    return try await sync.run(syncOptions) { display.update($0) }
+                } catch where error is ConnectorError || error is SyncStopped {
                     display.finish()
-                    CommandOutput.error(error.description)
-                    throw ExitCode(2)
-                } catch let error as SyncStopped {
-                    display.finish()
-                    CommandOutput.error(error.description)
+                    CommandOutput.error("\(error)")
                     throw ExitCode(2)
                 }
             }
